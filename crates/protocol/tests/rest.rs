@@ -1,0 +1,203 @@
+//! HTTP bodies: the schedule body is validated like an event, error bodies have both shapes,
+//! and display-only events round-trip.
+
+use serde_json::{Value, json};
+use synchub_protocol::rest::{ApiErrorBody, LegacyErrorBody, PhaseSecs, Schedule, ScheduleMode};
+use synchub_protocol::{
+    CoherencePhase, ErrorCode, HubEvent, RoomSnapshot, SessionPhase, SignalQuality,
+    SnapshotParticipant, decode_ws_frame,
+};
+
+#[track_caller]
+fn check_schedule_err(body: Value, expected: &str) {
+    let error = Schedule::decode(&body).unwrap_err();
+    assert_eq!(error.to_string(), expected, "body: {body}");
+}
+
+#[test]
+fn the_original_schedule_is_accepted() {
+    let body = json!({
+        "mode": "rolling",
+        "slotMinutes": 15,
+        "phases": {"preparation": 30, "active": 750, "integration": 120}
+    });
+    assert_eq!(Schedule::decode(&body), Ok(Schedule::ORIGINAL));
+    assert_eq!(serde_json::to_value(Schedule::ORIGINAL).unwrap(), body);
+}
+
+#[test]
+fn a_manual_schedule_may_leave_slack_in_the_slot() {
+    let body = json!({
+        "mode": "manual",
+        "slotMinutes": 60,
+        "phases": {"preparation": 0, "active": 1200, "integration": 0}
+    });
+    assert_eq!(
+        Schedule::decode(&body),
+        Ok(Schedule {
+            mode: ScheduleMode::Manual,
+            slot_minutes: 60,
+            phases: PhaseSecs {
+                preparation: 0,
+                active: 1200,
+                integration: 0,
+            },
+        })
+    );
+}
+
+#[test]
+fn bad_schedules_are_refused_naming_the_field() {
+    let phases = json!({"preparation": 30, "active": 750, "integration": 120});
+    let cases = [
+        (
+            json!({"mode": "sometimes", "slotMinutes": 15, "phases": phases}),
+            "PUT /api/schedule: field `mode`: invalid value (allowed: \"rolling\" or \"manual\")",
+        ),
+        (
+            json!({"slotMinutes": 15, "phases": phases}),
+            "PUT /api/schedule: field `mode`: missing",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": "15", "phases": phases}),
+            "PUT /api/schedule: field `slotMinutes`: expected a number, found a string",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 0, "phases": phases}),
+            "PUT /api/schedule: field `slotMinutes`: out of range (allowed: 1..=240)",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 15.5, "phases": phases}),
+            "PUT /api/schedule: field `slotMinutes`: expected an integer, found a number",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 15, "phases": [30, 750, 120]}),
+            "PUT /api/schedule: field `phases`: expected an object, found an array",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 15,
+                "phases": {"preparation": 30, "active": 0, "integration": 120}}),
+            "PUT /api/schedule: field `phases.active`: out of range (allowed: 1..=14400)",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 15,
+                "phases": {"preparation": -30, "active": 750, "integration": 120}}),
+            "PUT /api/schedule: field `phases.preparation`: out of range (allowed: 0..=9007199254740991)",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 15,
+                "phases": {"preparation": 30, "active": 750}}),
+            "PUT /api/schedule: field `phases.integration`: missing",
+        ),
+        (
+            json!({"mode": "rolling", "slotMinutes": 10, "phases": phases}),
+            "PUT /api/schedule: field `phases`: out of range (allowed: preparation + active + integration <= slotMinutes × 60)",
+        ),
+        (
+            json!("rolling"),
+            "PUT /api/schedule: expected an object, found a string",
+        ),
+    ];
+    for (body, expected) in cases {
+        check_schedule_err(body, expected);
+    }
+}
+
+#[test]
+fn both_error_body_shapes() {
+    assert_eq!(
+        serde_json::to_value(ApiErrorBody::new(ErrorCode::NotFound, "no such session")).unwrap(),
+        json!({"error": {"code": "not_found", "message": "no such session"}})
+    );
+    assert_eq!(
+        serde_json::to_value(LegacyErrorBody {
+            error: "No active session found".into()
+        })
+        .unwrap(),
+        json!({"error": "No active session found"})
+    );
+    let refused = decode_ws_frame(r#"{"event":"nope"}"#).unwrap_err();
+    assert_eq!(
+        serde_json::to_value(ApiErrorBody::from(&refused)).unwrap(),
+        json!({"error": {"code": "unknown_event", "message": "nope: unknown event"}})
+    );
+}
+
+#[test]
+fn rest_error_codes_carry_their_http_status() {
+    for (code, status) in [
+        (ErrorCode::InvalidPayload, 400),
+        (ErrorCode::Unauthorized, 401),
+        (ErrorCode::NotFound, 404),
+        (ErrorCode::Conflict, 409),
+        (ErrorCode::TooLarge, 413),
+        (ErrorCode::RateLimited, 429),
+        (ErrorCode::Internal, 500),
+    ] {
+        assert_eq!(code.http_status(), status, "{code}");
+    }
+}
+
+#[test]
+fn an_error_code_from_a_newer_hub_decodes_as_unknown() {
+    let event = HubEvent::from_frame(
+        r#"{"event":"error","data":{"code":"quota_exceeded","message":"later"}}"#,
+    )
+    .unwrap();
+    let HubEvent::Error(error) = event else {
+        panic!("expected error")
+    };
+    assert_eq!(error.code, ErrorCode::Unknown);
+}
+
+#[test]
+fn room_snapshot_round_trips_and_holds_no_ids() {
+    let snapshot = HubEvent::RoomSnapshot(RoomSnapshot {
+        timestamp: 1_732_630_600_000,
+        session_id: Some("0b7c9a2e".into()),
+        phase: SessionPhase::Active,
+        phase_time_left: 680_000,
+        session_time_left: 800_000,
+        participants: vec![
+            SnapshotParticipant {
+                slot: 0,
+                coherence: 63.1,
+                phase: CoherencePhase::High,
+                quality: SignalQuality::Good,
+            },
+            SnapshotParticipant {
+                slot: 1,
+                coherence: 0.0,
+                phase: CoherencePhase::Low,
+                quality: SignalQuality::WarmingUp,
+            },
+        ],
+    });
+    let frame = snapshot.to_frame();
+    assert_eq!(HubEvent::from_frame(&frame), Ok(snapshot));
+    let data: Value = serde_json::from_str(&frame).unwrap();
+    let petal = &data["data"]["participants"][0];
+    let mut keys: Vec<&str> = petal
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["coherence", "phase", "quality", "slot"]);
+}
+
+#[test]
+fn every_hub_event_name_is_known_to_the_decoder() {
+    for name in HubEvent::NAMES {
+        // A payload of the wrong shape still tells the event apart from an unknown one.
+        let error = HubEvent::decode(name, &json!({})).err();
+        if let Some(error) = error {
+            assert_ne!(error.code(), ErrorCode::UnknownEvent, "{name}");
+        }
+    }
+    assert_eq!(
+        HubEvent::decode("nope", &json!({})).unwrap_err().code(),
+        ErrorCode::UnknownEvent
+    );
+}
