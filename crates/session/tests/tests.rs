@@ -1,1 +1,7 @@
-//! Integration tests.
+//! The session engine's specification, as runnable scenarios on a virtual clock.
+
+mod manual;
+mod participants;
+mod properties;
+mod rolling;
+mod util;
