@@ -1,0 +1,238 @@
+//! The data directory and the secrets that live in it.
+//!
+//! Everything a hub keeps on disk sits in one directory: the database, the hub's id, the
+//! organisation secret that keys pseudonyms, and the facilitator's admin token. The default is
+//! the platform's data directory (via `directories`); the hub overrides it with `--data-dir` or
+//! `SYNCHUB_DATA_DIR`. Secrets are created on first use with file mode 0600, so another user of
+//! the laptop cannot read them.
+
+use std::fmt;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+
+use crate::Error;
+
+/// The environment variable that overrides the default data directory (read by the hub).
+pub const DATA_DIR_ENV: &str = "SYNCHUB_DATA_DIR";
+/// The environment variable that sets the organisation secret (64 hex characters), so that all
+/// hubs of one organisation give one person the same pseudonym.
+pub const ORG_SECRET_ENV: &str = "SYNCHUB_ORG_SECRET";
+
+const DATABASE_FILE: &str = "synchub.sqlite3";
+const HUB_ID_FILE: &str = "hub_id";
+const ORG_SECRET_FILE: &str = "org_secret";
+const ADMIN_TOKEN_FILE: &str = "admin_token";
+
+/// Where one hub keeps its database and secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// A data directory at `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The platform's default: `~/.local/share/synchub` on Linux, `~/Library/Application
+    /// Support/org.synchub.synchub` on macOS, `%APPDATA%\synchub\synchub\data` on Windows.
+    pub fn platform_default() -> Result<Self, Error> {
+        directories::ProjectDirs::from("org", "synchub", "synchub")
+            .map(|dirs| Self::new(dirs.data_dir()))
+            .ok_or(Error::NoHomeDirectory)
+    }
+
+    /// `explicit` when given (the `--data-dir` flag or `SYNCHUB_DATA_DIR`, resolved by the
+    /// caller), the platform default otherwise.
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<Self, Error> {
+        match explicit {
+            Some(root) => Ok(Self::new(root)),
+            None => Self::platform_default(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The SQLite database file (its `-wal` and `-shm` companions sit next to it).
+    pub fn database_path(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+
+    /// Creates the directory (mode 0700 on Unix) if it does not exist yet.
+    pub fn ensure_exists(&self) -> Result<(), Error> {
+        if self.root.is_dir() {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&self.root).map_err(|source| Error::Io {
+            path: self.root.clone(),
+            source,
+        })
+    }
+
+    /// The hub's id, created (UUIDv4) on first run and stable afterwards.
+    pub fn hub_id(&self) -> Result<uuid::Uuid, Error> {
+        let text = self.read_or_create(HUB_ID_FILE, || uuid::Uuid::new_v4().to_string())?;
+        uuid::Uuid::parse_str(text.trim()).map_err(|_| Error::Corrupt {
+            path: self.root.join(HUB_ID_FILE),
+            what: "not a UUID",
+        })
+    }
+
+    /// The organisation secret: `SYNCHUB_ORG_SECRET` when set, otherwise the `org_secret` file,
+    /// created with 32 random bytes on first run.
+    pub fn org_secret(&self) -> Result<OrgSecret, Error> {
+        if let Ok(hex_text) = std::env::var(ORG_SECRET_ENV) {
+            return OrgSecret::from_hex(&hex_text);
+        }
+        let text = self.read_or_create(ORG_SECRET_FILE, || hex::encode(random_bytes::<32>()))?;
+        OrgSecret::from_hex(&text).map_err(|_| Error::Corrupt {
+            path: self.root.join(ORG_SECRET_FILE),
+            what: "not 64 hex characters",
+        })
+    }
+
+    /// The facilitator's admin token (32 random bytes as hex), created on first run.
+    pub fn admin_token(&self) -> Result<AdminToken, Error> {
+        let text = self.read_or_create(ADMIN_TOKEN_FILE, || hex::encode(random_bytes::<32>()))?;
+        Ok(AdminToken(text.trim().to_owned()))
+    }
+
+    /// Reads `name`, or writes `create()` to it with mode 0600 if it does not exist. A file
+    /// created by a concurrent first run wins (`create_new`), so two processes agree.
+    fn read_or_create(&self, name: &str, create: impl FnOnce() -> String) -> Result<String, Error> {
+        self.ensure_exists()?;
+        let path = self.root.join(name);
+        let io_error = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        if !path.exists() {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                options.mode(0o600);
+            }
+            match options.open(&path) {
+                Ok(mut file) => {
+                    file.write_all(create().as_bytes()).map_err(io_error)?;
+                    file.sync_all().map_err(io_error)?;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(io_error(error)),
+            }
+        }
+        fs::read_to_string(&path).map_err(io_error)
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0_u8; N];
+    // The OS random source failing is not something a hub can recover from or work around.
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    bytes
+}
+
+/// The key of the pseudonym HMAC. Never printed: its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrgSecret([u8; 32]);
+
+impl OrgSecret {
+    /// 32 fresh random bytes.
+    pub fn generate() -> Self {
+        Self(random_bytes())
+    }
+
+    /// From 64 hex characters (surrounding whitespace ignored).
+    pub fn from_hex(text: &str) -> Result<Self, Error> {
+        let mut bytes = [0_u8; 32];
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| Error::InvalidOrgSecret)?;
+        Ok(Self(bytes))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// `hex(HMAC-SHA256(key = secret, message = user_id))`: what the store knows a person by.
+    /// Without the secret the raw id cannot be recovered even when ids are guessable.
+    pub fn pseudonym(&self, user_id: &str) -> String {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(user_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl fmt::Debug for OrgSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OrgSecret(<redacted>)")
+    }
+}
+
+/// The token facilitator endpoints require. Its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonym_is_hmac_sha256_of_the_user_id_keyed_by_the_secret() {
+        // Reference value from Python: hmac.new(b"\x00" * 32, b"user-1", hashlib.sha256).
+        let secret = OrgSecret([0; 32]);
+        assert_eq!(
+            secret.pseudonym("user-1"),
+            "0db11465ff5d649790db1f2b4e1427c4bab24852fc4319f6e35d47967f10ffc8"
+        );
+        assert_eq!(secret.pseudonym("user-1").len(), 64);
+        assert_ne!(secret.pseudonym("user-1"), secret.pseudonym("user-2"));
+        assert_ne!(
+            secret.pseudonym("user-1"),
+            OrgSecret([1; 32]).pseudonym("user-1")
+        );
+    }
+
+    #[test]
+    fn secret_round_trips_through_hex_and_rejects_bad_text() {
+        let secret = OrgSecret::generate();
+        assert_eq!(OrgSecret::from_hex(&secret.to_hex()).unwrap(), secret);
+        assert!(OrgSecret::from_hex("abc").is_err());
+        assert!(OrgSecret::from_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let secret = OrgSecret::from_hex(&"ab".repeat(32)).unwrap();
+        assert!(!format!("{secret:?}").contains("abab"));
+        assert!(!format!("{:?}", AdminToken("s3cret".into())).contains("s3cret"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the store on real SQLite files in temporary directories.
+
+// The crash test prints its seed and cycle counts for the record.
+#![allow(clippy::print_stderr)]
+
+mod util;
+
+mod crash;
+mod erasure;
+mod export;
+mod migrations;
+mod privacy;
+mod recovery;
+mod writer;
