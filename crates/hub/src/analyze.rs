@@ -15,7 +15,10 @@ use crate::recording::{Recording, parse_recording};
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let path = &args.file;
     let text = std::fs::read_to_string(path).with_context(|| {
-        format!("cannot read {}; check the path and that it is a text file", path.display())
+        format!(
+            "cannot read {}; check the path and that it is a text file",
+            path.display()
+        )
     })?;
     let recording = parse_recording(&text).with_context(|| path.display().to_string())?;
     if recording.converted_from_secs {
@@ -49,7 +52,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
 }
 
 /// Analyses a parsed recording, with errors phrased for the person who gave the file.
-pub fn analyze(recording: &Recording, options: &RecordingOptions) -> anyhow::Result<RecordingReport> {
+pub fn analyze(
+    recording: &Recording,
+    options: &RecordingOptions,
+) -> anyhow::Result<RecordingReport> {
     if !(options.window_secs >= 16.0 && options.window_secs <= 512.0) {
         bail!(
             "--window-secs {} is out of range; use a value from 16 to 512 (64 is the standard)",
@@ -57,7 +63,10 @@ pub fn analyze(recording: &Recording, options: &RecordingOptions) -> anyhow::Res
         );
     }
     if !(options.step_secs > 0.0 && options.step_secs.is_finite()) {
-        bail!("--step-secs {} must be a positive number of seconds (5 is the standard)", options.step_secs);
+        bail!(
+            "--step-secs {} must be a positive number of seconds (5 is the standard)",
+            options.step_secs
+        );
     }
     synchub_hrv::analyze_beats(&recording.beats(), options).map_err(|error| match error {
         AnalysisError::InvalidRr { index, rr_ms, reason } => anyhow::anyhow!(
@@ -116,17 +125,37 @@ pub fn report_table(report: &RecordingReport) -> String {
     let mut out = String::new();
     let time = &report.time;
     let minutes = report.duration_secs / 60.0;
-    let _ = writeln!(out, "Recording       {} beats over {minutes:.1} min ({})", report.beats, report.algorithm);
-    let _ = writeln!(out, "Artifacts       {:.1} % corrected", report.artifact_fraction * 100.0);
+    let _ = writeln!(
+        out,
+        "Recording       {} beats over {minutes:.1} min ({})",
+        report.beats, report.algorithm
+    );
+    let _ = writeln!(
+        out,
+        "Artifacts       {:.1} % corrected",
+        report.artifact_fraction * 100.0
+    );
     let _ = writeln!(out);
-    let _ = writeln!(out, "Heart rate      {:.1} bpm (mean RR {:.1} ms)", time.hr_bpm, time.mean_rr_ms);
+    let _ = writeln!(
+        out,
+        "Heart rate      {:.1} bpm (mean RR {:.1} ms)",
+        time.hr_bpm, time.mean_rr_ms
+    );
     let _ = writeln!(out, "SDNN            {:.1} ms", time.sdnn_ms);
     let _ = writeln!(out, "RMSSD           {:.1} ms", time.rmssd_ms);
     let _ = writeln!(out, "pNN50           {:.1} %", time.pnn50_pct);
     match report.frequency {
         Some(f) => {
-            let _ = writeln!(out, "VLF / LF / HF   {:.0} / {:.0} / {:.0} ms²", f.vlf_ms2, f.lf_ms2, f.hf_ms2);
-            let _ = writeln!(out, "LF/HF           {:.2} (LF {:.0} nu, HF {:.0} nu)", f.lf_hf, f.lf_nu, f.hf_nu);
+            let _ = writeln!(
+                out,
+                "VLF / LF / HF   {:.0} / {:.0} / {:.0} ms²",
+                f.vlf_ms2, f.lf_ms2, f.hf_ms2
+            );
+            let _ = writeln!(
+                out,
+                "LF/HF           {:.2} (LF {:.0} nu, HF {:.0} nu)",
+                f.lf_hf, f.lf_nu, f.hf_nu
+            );
         }
         None => {
             let _ = writeln!(out, "VLF / LF / HF   needs at least 2 minutes of beats");
@@ -142,7 +171,10 @@ pub fn report_table(report: &RecordingReport) -> String {
         report.windows.len()
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "  end (s)   score   ratio   peak (Hz)   breaths/min   quality");
+    let _ = writeln!(
+        out,
+        "  end (s)   score   ratio   peak (Hz)   breaths/min   quality"
+    );
     for w in &report.windows {
         let _ = writeln!(
             out,

@@ -21,6 +21,17 @@ pub enum Command {
     /// whose header has an `rr` or `rr_ms` column (and optionally `time`/`timestamp`). Values that
     /// are all below 10 are taken as seconds.
     Analyze(AnalyzeArgs),
+    /// Run the hub for a real room: HTTP, Socket.IO and WebSocket server, mDNS, local store.
+    ///
+    /// Prints `synchub ready on http://<addr>:<port>` once it accepts connections, then the
+    /// room code and where the admin token is. Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(crate::config::ServeArgs),
+    /// Run a demo: a hub on 127.0.0.1 with a fresh data directory and a simulated room of
+    /// participants, printing a live summary. Ctrl-C stops it.
+    Demo(crate::demo::DemoArgs),
+    /// Research data on this hub: export consented data, or one participant's data, or erase it.
+    #[command(subcommand)]
+    Research(crate::research_command::ResearchCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,5 +62,32 @@ pub enum ReportFormat {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(args) => crate::analyze::run(&args),
+        Command::Serve(args) => {
+            init_logging();
+            let config = crate::config::HubConfig::resolve(&args)?;
+            runtime()?.block_on(crate::serve::run(config))
+        }
+        Command::Research(command) => crate::research_command::run(command),
+        Command::Demo(args) => {
+            init_logging();
+            runtime()?.block_on(crate::demo::run(args))
+        }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| anyhow::anyhow!("starting the async runtime: {error}"))
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,15 +1,46 @@
-//! Sync Hub's composition root: the `synchub` command and, as the product grows, the room
-//! server that wires the pure core (`synchub-hrv`, `synchub-protocol`, `synchub-session`) to
-//! sockets, the SQLite store, Bluetooth and the central database.
+//! Sync Hub's composition root: the `synchub` command and the room server that wires the pure
+//! core (`synchub-hrv`, `synchub-protocol`, `synchub-session`) to sockets, the SQLite store
+//! (`synchub-store`), mDNS and, later, Bluetooth and the central database.
 //!
-//! Today it holds the command line and `synchub analyze`, the offline report of one recording:
+//! # Roles
+//!
+//! - [`serve`]: start and stop a hub ([`serve::start`] → [`serve::RunningHub`]); `synchub serve`.
+//! - [`server`]: the axum [`server::app`] router — REST, Socket.IO at `/socket.io/`, the plain
+//!   WebSocket at `/ws`, `/metrics`, placeholder pages — and the edge checks both transports
+//!   share (room code, rate limit, frame size).
+//! - [`engine_task`]: the one task that owns the session engine and its clock, and carries out
+//!   its effects (sends, broadcasts serialised once, records to the store, `rr_ack` after the
+//!   store says durable).
+//! - [`convert`]: the only place where wire types and domain types meet.
+//! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
+//!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
+//! - [`analyze`], [`recording`]: `synchub analyze`, the offline report of one recording.
 //!
 //! ```no_run
 //! use clap::Parser;
 //! let cli = synchub::cli::Cli::parse_from(["synchub", "analyze", "examples/paced-breathing.txt"]);
 //! synchub::cli::run(cli).unwrap();
 //! ```
+//!
+//! # Invariants
+//!
+//! - **No raw user id, note or IP address goes past the edge**: ids are pseudonymised in
+//!   [`server::edge`] before the engine sees them; notes are dropped in [`convert`]; IPs only
+//!   key the wrong-room-code limiter in memory; logs carry request paths, never query strings.
+//! - **The engine is touched by one task only**; everything else talks to it over a channel
+//!   and reads its published [`engine_task::RoomView`].
+//! - **Nothing is dropped silently**: a full store queue holds records in order and refuses new
+//!   beats with `rate_limited`; a client too slow to read is disconnected and counted.
 
 pub mod analyze;
 pub mod cli;
+pub mod config;
+pub mod connections;
+pub mod convert;
+pub mod demo;
+pub mod discovery;
+pub mod engine_task;
 pub mod recording;
+pub mod research_command;
+pub mod serve;
+pub mod server;

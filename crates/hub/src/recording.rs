@@ -42,16 +42,32 @@ impl Recording {
 /// What is wrong with a recording file. Every message says what to do about it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RecordingError {
-    #[error("the file has no RR values; expected one RR interval in ms per line, or a CSV with an `rr` column")]
+    #[error(
+        "the file has no RR values; expected one RR interval in ms per line, or a CSV with an `rr` column"
+    )]
     Empty,
-    #[error("line {line}: {text:?} is not a number; expected one RR interval in ms per line (`#` starts a comment)")]
+    #[error(
+        "line {line}: {text:?} is not a number; expected one RR interval in ms per line (`#` starts a comment)"
+    )]
     NotANumber { line: usize, text: String },
-    #[error("line {line}: the CSV header has no `rr` or `rr_ms` column; name the RR column `rr_ms` (milliseconds)")]
+    #[error(
+        "line {line}: the CSV header has no `rr` or `rr_ms` column; name the RR column `rr_ms` (milliseconds)"
+    )]
     NoRrColumn { line: usize },
-    #[error("line {line}: expected {expected} columns like the header, found {found}; check the separator")]
-    ColumnCount { line: usize, expected: usize, found: usize },
+    #[error(
+        "line {line}: expected {expected} columns like the header, found {found}; check the separator"
+    )]
+    ColumnCount {
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
     #[error("line {line}: {text:?} in column `{column}` is not a number; fix or remove that row")]
-    NotANumberInColumn { line: usize, column: String, text: String },
+    NotANumberInColumn {
+        line: usize,
+        column: String,
+        text: String,
+    },
     #[error("line {line}: the time {time} is not after the previous row's; sort the file by time")]
     TimeNotIncreasing { line: usize, time: f64 },
 }
@@ -91,10 +107,12 @@ fn parse_plain<'a>(
     let mut rr_ms = Vec::new();
     let mut line_numbers = Vec::new();
     for (line, text) in lines {
-        let value = text.parse::<f64>().map_err(|_| RecordingError::NotANumber {
-            line,
-            text: text.to_owned(),
-        })?;
+        let value = text
+            .parse::<f64>()
+            .map_err(|_| RecordingError::NotANumber {
+                line,
+                text: text.to_owned(),
+            })?;
         rr_ms.push(value);
         line_numbers.push(line);
     }
@@ -131,8 +149,16 @@ fn parse_csv<'a>(
         .map(str::to_ascii_lowercase)
         .collect();
     let find = |names: &[&str]| columns.iter().position(|c| names.contains(&c.as_str()));
-    let rr_column = find(&["rr_ms", "rr"]).ok_or(RecordingError::NoRrColumn { line: header_line })?;
-    let time_column = find(&["time", "timestamp", "time_ms", "timestamp_ms", "time_s", "time_secs"]);
+    let rr_column =
+        find(&["rr_ms", "rr"]).ok_or(RecordingError::NoRrColumn { line: header_line })?;
+    let time_column = find(&[
+        "time",
+        "timestamp",
+        "time_ms",
+        "timestamp_ms",
+        "time_s",
+        "time_secs",
+    ]);
     let time_in_ms = time_column.is_some_and(|index| columns[index].ends_with("_ms"));
 
     let mut rr_ms = Vec::new();
@@ -205,7 +231,10 @@ mod tests {
 
     #[test]
     fn plain_lines_with_comments_and_blanks() {
-        check("# exported\n800\n\n 812.5 \n790 # a note\n", &[800.0, 812.5, 790.0]);
+        check(
+            "# exported\n800\n\n 812.5 \n790 # a note\n",
+            &[800.0, 812.5, 790.0],
+        );
     }
 
     #[test]
@@ -233,7 +262,13 @@ mod tests {
         let recording = parse_recording("timestamp_ms,rr\n1000,800\n1810,810\n").unwrap();
         assert_eq!(recording.times_secs, Some(vec![1.0, 1.81]));
         let beats = recording.beats();
-        assert_eq!(beats[1], Beat { time_secs: 1.81, rr_ms: 810.0 });
+        assert_eq!(
+            beats[1],
+            Beat {
+                time_secs: 1.81,
+                rr_ms: 810.0
+            }
+        );
     }
 
     #[test]
@@ -250,16 +285,27 @@ mod tests {
         check_error("rr_ms\n", RecordingError::Empty);
         check_error(
             "800\n81O\n",
-            RecordingError::NotANumber { line: 2, text: "81O".into() },
+            RecordingError::NotANumber {
+                line: 2,
+                text: "81O".into(),
+            },
         );
         check_error("time,hr\n1,60\n", RecordingError::NoRrColumn { line: 1 });
         check_error(
             "time,rr\n1,800\n2\n",
-            RecordingError::ColumnCount { line: 3, expected: 2, found: 1 },
+            RecordingError::ColumnCount {
+                line: 3,
+                expected: 2,
+                found: 1,
+            },
         );
         check_error(
             "time,rr\n1,800\n2,x\n",
-            RecordingError::NotANumberInColumn { line: 3, column: "rr".into(), text: "x".into() },
+            RecordingError::NotANumberInColumn {
+                line: 3,
+                column: "rr".into(),
+                text: "x".into(),
+            },
         );
         check_error(
             "time,rr\n2,800\n1,810\n",

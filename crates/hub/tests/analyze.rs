@@ -9,7 +9,11 @@ fn analyze_json(args: &[&str]) -> Value {
     all.extend_from_slice(args);
     all.extend_from_slice(&["--format", "json"]);
     let output = synchub(&all);
-    assert!(output.status.success(), "analyze failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "analyze failed: {}",
+        stderr(&output)
+    );
     serde_json::from_str(&stdout(&output)).expect("the report is JSON")
 }
 
@@ -21,11 +25,19 @@ fn analyze_failure(contents: Option<&str>) -> (i32, String) {
         std::fs::write(&path, contents).unwrap();
     }
     let output = synchub(&["analyze", path.to_str().unwrap()]);
-    (output.status.code().expect("exited normally"), stderr(&output))
+    (
+        output.status.code().expect("exited normally"),
+        stderr(&output),
+    )
 }
 
 fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }
@@ -48,7 +60,14 @@ fn json_report_has_the_documented_keys() {
     assert!(report["coherence"]["mean_score"].is_number());
     assert!(report["coherence"]["mean_ratio"].is_number());
     let window = &report["coherence"]["windows"][0];
-    for key in ["end_secs", "score", "ratio", "peak_hz", "breaths_per_min", "quality"] {
+    for key in [
+        "end_secs",
+        "score",
+        "ratio",
+        "peak_hz",
+        "breaths_per_min",
+        "quality",
+    ] {
         assert!(!window[key].is_null(), "window has {key}");
     }
 }
@@ -57,7 +76,8 @@ fn json_report_has_the_documented_keys() {
 fn windows_follow_the_recording_time_base() {
     // coherence.md §2: beat i ends at the cumulative sum; windows start at t_0 + 5·m while
     // the window fits, and each reports its end.
-    let text = std::fs::read_to_string(crate::util::repo_root().join("examples/settling.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(crate::util::repo_root().join("examples/settling.txt")).unwrap();
     let rr_ms: Vec<f64> = text
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
@@ -71,7 +91,10 @@ fn windows_follow_the_recording_time_base() {
     assert_eq!(windows.len(), expected_count);
     for (m, window) in windows.iter().enumerate() {
         let end = window["end_secs"].as_f64().unwrap();
-        assert!((end - (t0 + 5.0 * m as f64 + 64.0)).abs() < 1e-9, "window {m} ends at {end}");
+        assert!(
+            (end - (t0 + 5.0 * m as f64 + 64.0)).abs() < 1e-9,
+            "window {m} ends at {end}"
+        );
     }
 }
 
@@ -81,8 +104,14 @@ fn a_settling_recording_ends_coherent_at_six_breaths_per_minute() {
     let windows = report["coherence"]["windows"].as_array().unwrap();
     let first = &windows[0];
     let last = windows.last().unwrap();
-    assert!(first["score"].as_f64().unwrap() < 40.0, "restless start: {first}");
-    assert!(last["score"].as_f64().unwrap() >= 60.0, "coherent end: {last}");
+    assert!(
+        first["score"].as_f64().unwrap() < 40.0,
+        "restless start: {first}"
+    );
+    assert!(
+        last["score"].as_f64().unwrap() >= 60.0,
+        "coherent end: {last}"
+    );
     let breaths = last["breaths_per_min"].as_f64().unwrap();
     assert!((breaths - 6.0).abs() < 0.3, "breathing at {breaths}/min");
 }
@@ -103,7 +132,10 @@ fn csv_with_a_time_column_gives_the_same_report() {
     let plain_score = plain["coherence"]["mean_score"].as_f64().unwrap();
     let csv_score = csv["coherence"]["mean_score"].as_f64().unwrap();
     // The CSV's times are rounded to the millisecond.
-    assert!((plain_score - csv_score).abs() < 0.5, "{plain_score} vs {csv_score}");
+    assert!(
+        (plain_score - csv_score).abs() < 0.5,
+        "{plain_score} vs {csv_score}"
+    );
 }
 
 #[test]
@@ -120,7 +152,8 @@ fn table_is_the_default_and_reads_like_a_report() {
 fn seconds_are_detected_and_said_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seconds.txt");
-    let text = std::fs::read_to_string(crate::util::repo_root().join("examples/settling.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(crate::util::repo_root().join("examples/settling.txt")).unwrap();
     let seconds: String = text
         .lines()
         .filter(|line| !line.starts_with('#'))
@@ -136,7 +169,10 @@ fn check_error(contents: Option<&str>, expected_in_message: &str) {
     let (code, message) = analyze_failure(contents);
     assert_eq!(code, 2, "exit code for {contents:?}: {message}");
     assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
-    assert!(message.contains(expected_in_message), "{message:?} should mention {expected_in_message:?}");
+    assert!(
+        message.contains(expected_in_message),
+        "{message:?} should mention {expected_in_message:?}"
+    );
     assert!(!message.contains("panicked"), "{message}");
 }
 

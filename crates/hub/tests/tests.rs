@@ -1,4 +1,13 @@
-//! Integration tests of the `synchub` command, run as a real process.
+//! Integration tests of the `synchub` command and the hub: the real process, the router
+//! without a socket, and real clients over loopback sockets.
 
 mod analyze;
+mod crowd;
+mod mdns;
+mod research;
+mod rest;
+mod resume;
+mod shutdown;
+mod socketio;
 mod util;
+mod ws;

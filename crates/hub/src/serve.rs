@@ -1,0 +1,359 @@
+//! Starting and stopping a hub: open the store (resuming a session a stop interrupted), start
+//! the engine task, bind the HTTP server, advertise over mDNS; and on SIGINT/SIGTERM stop
+//! accepting, close every connection, hand every record to the store, flush it, withdraw the
+//! advertisement.
+//!
+//! [`start`] returns a [`RunningHub`] so `synchub demo` and the tests run the very same hub in
+//! process; [`run`] is `synchub serve`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::http::HeaderValue;
+use synchub_session::{Engine, EngineConfig};
+use synchub_store::{DataDir, Store, WriterConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::HubConfig;
+use crate::discovery::{self, Advertisement};
+use crate::engine_task::{EngineTask, Input, now_ms};
+use crate::server::metrics::Metrics;
+use crate::server::{self, AppState, RoomSettings};
+
+/// The desktop app's origin (Tauri v2 on Linux and macOS), allowed by CORS besides the hub's own.
+const DESKTOP_ORIGIN: &str = "tauri://localhost";
+
+/// A hub that accepts connections.
+#[derive(Debug)]
+pub struct RunningHub {
+    /// Where it listens.
+    pub local_addr: SocketAddr,
+    /// `http://<lan-ip>:<port>`.
+    pub base_url: String,
+    pub state: AppState,
+    /// The file holding the facilitator's admin token.
+    pub admin_token_path: PathBuf,
+    pub data_dir: PathBuf,
+    /// Time from [`start`] to accepting connections.
+    pub startup: Duration,
+    stop_server: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+    engine: JoinHandle<()>,
+    advertisement: Option<Advertisement>,
+    advertisement_updates: Option<(oneshot::Sender<()>, JoinHandle<Option<Advertisement>>)>,
+}
+
+fn engine_seed() -> anyhow::Result<[u8; 32]> {
+    let mut seed = [0_u8; 32];
+    getrandom::fill(&mut seed).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
+    Ok(seed)
+}
+
+/// Opens the store and builds the engine, resuming the interrupted session when its time has
+/// not passed (participants then rejoin with their resume tokens) and closing it otherwise.
+fn open_store_and_engine(
+    config: &HubConfig,
+    data_dir: &DataDir,
+) -> anyhow::Result<(Store, Engine)> {
+    let store = Store::open(data_dir, WriterConfig::default()).context("opening the store")?;
+    let engine_config = EngineConfig {
+        schedule: config.schedule,
+        max_participants: config.max_participants,
+        ..EngineConfig::default()
+    };
+    let now = now_ms();
+    if let Some(recovered) = store.recovered() {
+        if recovered.has_ended_by(now) {
+            tracing::info!("closing the session a stop interrupted: its time has passed");
+            store.close_interrupted(recovered.session_id(), recovered.last_activity_ms)?;
+        } else {
+            match Engine::restore(
+                engine_config,
+                now,
+                engine_seed()?,
+                recovered.restored.clone(),
+            ) {
+                Ok(engine) => {
+                    tracing::info!("resuming the session a stop interrupted");
+                    return Ok((store, engine));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot resume the interrupted session; closing it");
+                    store.close_interrupted(recovered.session_id(), recovered.last_activity_ms)?;
+                }
+            }
+        }
+    }
+    let engine =
+        Engine::new(engine_config, now, engine_seed()?).context("starting the session engine")?;
+    Ok((store, engine))
+}
+
+fn allowed_origins(lan: IpAddr, port: u16) -> Vec<HeaderValue> {
+    let mut origins: Vec<String> = vec![
+        format!("http://{lan}:{port}"),
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        DESKTOP_ORIGIN.to_owned(),
+    ];
+    origins.dedup();
+    origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect()
+}
+
+fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    }
+}
+
+/// Starts a hub with `config`; it accepts connections when this returns.
+pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    let started = Instant::now();
+    let listener = TcpListener::bind((config.bind, config.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", config.bind, config.port))?;
+    let local_addr = listener.local_addr()?;
+    let lan = discovery::lan_address(config.bind);
+    let base_url = format!("http://{}:{}", url_host(lan), local_addr.port());
+
+    let data_dir = DataDir::resolve(config.data_dir.clone())?;
+    let opened = {
+        let config = config.clone();
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let secret = data_dir
+                .org_secret()
+                .context("reading the organisation secret")?;
+            let token = data_dir.admin_token().context("reading the admin token")?;
+            let (store, engine) = open_store_and_engine(&config, &data_dir)?;
+            Ok((secret, token, store, engine))
+        })
+        .await??
+    };
+    let (org_secret, admin_token, store, engine) = opened;
+    let store = Arc::new(store);
+
+    let metrics = Arc::new(Metrics::default());
+    let (room, room_updates) = watch::channel(RoomSettings {
+        name: config.room_name.clone(),
+        code: config.room_code.clone(),
+    });
+    let restored_tokens: Vec<_> = match (store.recovered(), engine.current_session()) {
+        (Some(recovered), Some(session)) if session.session_id == recovered.session_id() => {
+            recovered
+                .restored
+                .participants
+                .iter()
+                .map(|participant| {
+                    let row = &participant.row;
+                    (row.resume_token, row.participant_id, row.pseudonym.clone())
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let (mut task, handle, inputs) = EngineTask::new(
+        engine,
+        room_updates.clone(),
+        store.writer(),
+        metrics.clone(),
+    );
+    task.remember_tokens(restored_tokens);
+    let engine = tokio::spawn(task.run(inputs));
+
+    // Commit reports arrive on a blocking channel; one thread forwards them to the engine task.
+    let commits = store.commits();
+    let committed = handle.inputs.clone();
+    std::thread::Builder::new()
+        .name("synchub-commits".to_owned())
+        .spawn(move || {
+            for report in commits.iter() {
+                if committed.blocking_send(Input::Committed(report)).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the commit thread")?;
+
+    let state = AppState::new(
+        handle,
+        metrics,
+        admin_token,
+        org_secret,
+        room,
+        store,
+        base_url.clone(),
+        allowed_origins(lan, local_addr.port()),
+    );
+    let router = server::app(state.clone());
+    let (stop_server, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let startup = started.elapsed();
+    tracing::info!(
+        startup_ms = startup.as_secs_f64() * 1000.0,
+        "accepting connections"
+    );
+
+    let advertisement = match config.mdns {
+        Some(scope) => match Advertisement::start(&state.room(), local_addr.port(), scope) {
+            Ok(advertisement) => Some(advertisement),
+            Err(error) => {
+                // The room still works through the QR code and the join URL.
+                tracing::warn!(%error, "mDNS advertisement failed; phones must use the join URL");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut hub = RunningHub {
+        local_addr,
+        base_url,
+        state,
+        admin_token_path: data_dir.root().join("admin_token"),
+        data_dir: data_dir.root().to_path_buf(),
+        startup,
+        stop_server,
+        server,
+        engine,
+        advertisement,
+        advertisement_updates: None,
+    };
+    hub.follow_room_changes(room_updates);
+    Ok(hub)
+}
+
+impl RunningHub {
+    /// Re-announces the mDNS advertisement whenever the room's settings change.
+    fn follow_room_changes(&mut self, mut room: watch::Receiver<RoomSettings>) {
+        let Some(mut advertisement) = self.advertisement.take() else {
+            return;
+        };
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let follower = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = room.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        let settings = room.borrow_and_update().clone();
+                        if let Err(error) = advertisement.update(&settings) {
+                            tracing::warn!(%error, "re-announcing the room over mDNS failed");
+                        }
+                    }
+                    _ = &mut stopped => break,
+                }
+            }
+            Some(advertisement)
+        });
+        self.advertisement_updates = Some((stop, follower));
+    }
+
+    /// Renames the room (re-announced over mDNS, shown to joiners from now on).
+    pub fn set_room_name(&self, name: &str) {
+        self.state
+            .room
+            .send_modify(|room| room.name = name.to_owned());
+    }
+
+    /// Stops cleanly: no new connections, every connection closed, the session paused (its
+    /// participants can resume after a restart), every record stored, the advertisement
+    /// withdrawn.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop_server.send(());
+        let (done, stopped) = oneshot::channel();
+        if self
+            .state
+            .engine
+            .inputs
+            .send(Input::Shutdown(done))
+            .await
+            .is_ok()
+        {
+            let _ = stopped.await;
+        }
+        let _ = self.engine.await;
+        match tokio::time::timeout(Duration::from_secs(5), self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server stopped with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
+            Err(_) => tracing::warn!("connections still open after 5 s; stopping anyway"),
+        }
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await?
+            .context("flushing the store")?;
+        let advertisement = match self.advertisement_updates {
+            Some((stop, follower)) => {
+                let _ = stop.send(());
+                follower.await.ok().flatten()
+            }
+            None => self.advertisement,
+        };
+        if let Some(advertisement) = advertisement {
+            tokio::task::spawn_blocking(move || advertisement.shutdown()).await?;
+        }
+        tracing::info!("stopped; everything is stored");
+        Ok(())
+    }
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still works");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// `synchub serve`.
+#[allow(clippy::print_stdout)] // The command's output: the ready line and how to connect.
+pub async fn run(config: HubConfig) -> anyhow::Result<()> {
+    let hub = start(config).await?;
+    println!("synchub ready on {}", hub.base_url);
+    let room = hub.state.room();
+    match &room.code {
+        Some(code) => println!("room code: {code}"),
+        None => println!("room code: none (anyone on the network can join)"),
+    }
+    println!("admin token: {}", hub.admin_token_path.display());
+    println!("join URL: {}", hub.state.join_url());
+    stop_signal().await;
+    tracing::info!("stopping");
+    hub.stop().await
+}

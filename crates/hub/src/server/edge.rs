@@ -1,0 +1,71 @@
+//! What both transports do the same way at the edge, before anything reaches the engine:
+//! admit a handshake (room code, pseudonym), and refuse oversized or too-frequent messages.
+
+use std::net::IpAddr;
+
+use synchub_protocol::limits::MAX_FRAME_BYTES;
+use synchub_protocol::{ErrorCode, ErrorEvent, Handshake};
+use synchub_session::ResumeToken;
+
+use super::AppState;
+use crate::connections::{RateLimit, RoomCodeCheck};
+use crate::engine_task::Identity;
+
+/// Checks the room code and turns the handshake into an [`Identity`]. The raw `userId` is
+/// pseudonymised here and goes no further; a client without one is known by its connection.
+pub fn admit(
+    state: &AppState,
+    handshake: &Handshake,
+    ip: IpAddr,
+    fallback_user_id: &str,
+) -> Result<Identity, ErrorEvent> {
+    let room = state.room();
+    match state
+        .room_codes
+        .check(room.code.as_deref(), handshake.room_code.as_deref(), ip)
+    {
+        RoomCodeCheck::Accepted => {}
+        RoomCodeCheck::Wrong => {
+            return Err(ErrorEvent {
+                code: ErrorCode::BadRoomCode,
+                message: "the room code is missing or wrong".to_owned(),
+            });
+        }
+        RoomCodeCheck::Blocked => {
+            return Err(ErrorEvent {
+                code: ErrorCode::RateLimited,
+                message: "too many wrong room codes from this address; wait a minute".to_owned(),
+            });
+        }
+    }
+    let user_id = handshake.user_id.as_deref().unwrap_or(fallback_user_id);
+    Ok(Identity {
+        role: handshake.role,
+        pseudonym: state.org_secret.pseudonym(user_id),
+        // A token that is not 32 hex digits cannot be ours: the client joins as new.
+        resume_token: handshake
+            .resume_token
+            .as_deref()
+            .and_then(ResumeToken::from_hex),
+    })
+}
+
+/// Refuses a message of `len_bytes` that is too large, or that exceeds the connection's rate.
+pub fn check_inbound(limit: &mut RateLimit, len_bytes: usize) -> Result<(), ErrorEvent> {
+    if !limit.allow() {
+        return Err(ErrorEvent {
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "more than {} messages per second; slow down",
+                synchub_protocol::limits::RATE_LIMIT_PER_SEC
+            ),
+        });
+    }
+    if len_bytes > MAX_FRAME_BYTES {
+        return Err(ErrorEvent {
+            code: ErrorCode::TooLarge,
+            message: format!("frame of {len_bytes} bytes is over the {MAX_FRAME_BYTES}-byte limit"),
+        });
+    }
+    Ok(())
+}

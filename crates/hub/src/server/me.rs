@@ -1,0 +1,103 @@
+//! A participant's own data rights (data.md): `GET /api/me/export` returns everything the hub
+//! stored about them, `DELETE /api/me` erases it and records a tombstone for central sync.
+//! Authenticated by the participant's own resume token (`Authorization: Bearer <resumeToken>`),
+//! valid while their session runs; after that, the facilitator exports or erases by pseudonym
+//! with `synchub research`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde_json::{Value, json};
+use synchub_protocol::ErrorCode;
+use synchub_session::ResumeToken;
+use synchub_store::ExportFormat;
+use tokio::sync::oneshot;
+
+use super::AppState;
+use super::error::AppError;
+use super::rest::{read_json_tables, tempfile_dir};
+use crate::engine_task::Input;
+
+fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|token| ResumeToken::from_hex(token.trim()))
+        .ok_or_else(|| {
+            AppError::api(
+                ErrorCode::Unauthorized,
+                "this route needs the header `Authorization: Bearer <resumeToken>`",
+            )
+        })
+}
+
+/// The pseudonym of the participant holding `token` (leaving the session first when `leave`).
+async fn pseudonym_of(
+    state: &AppState,
+    token: ResumeToken,
+    leave: bool,
+) -> Result<String, AppError> {
+    let (reply, answer) = oneshot::channel();
+    state
+        .engine
+        .inputs
+        .send(Input::WhoseToken {
+            token,
+            leave,
+            reply,
+        })
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("the engine task has stopped")))?;
+    answer
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("the engine task has stopped")))?
+        .ok_or_else(|| {
+            AppError::api(
+                ErrorCode::Unauthorized,
+                "unknown or expired resume token (tokens are valid while their session runs)",
+            )
+        })
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let token = presented_token(&headers)?;
+    let pseudonym = pseudonym_of(&state, token, false).await?;
+    let store = state.store.clone();
+    let body = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+        let out = tempfile_dir()?;
+        let report = store.export_participant(&pseudonym, ExportFormat::Json, &out, &mut |_| {});
+        let tables = report
+            .map_err(anyhow::Error::from)
+            .and_then(|report| read_json_tables(&report));
+        let _ = std::fs::remove_dir_all(&out);
+        Ok(json!({"success": true, "tables": tables?}))
+    })
+    .await
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))??;
+    Ok(Json(body))
+}
+
+pub async fn erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let token = presented_token(&headers)?;
+    let pseudonym = pseudonym_of(&state, token, true).await?;
+    let store = state.store.clone();
+    let report = tokio::task::spawn_blocking(move || store.erase_participant(&pseudonym))
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("erasure task: {error}")))??;
+    Ok(Json(json!({
+        "success": true,
+        "erased": {
+            "participantRows": report.participant_rows,
+            "beatRows": report.beat_rows,
+            "metricRows": report.metric_rows,
+            "pairRows": report.pair_rows,
+        }
+    })))
+}

@@ -1,0 +1,190 @@
+//! The operator's figures at `GET /metrics`, in the Prometheus text format.
+//!
+//! A handful of atomics written by the engine task and the connection handlers; rendering is a
+//! string built on request. No metrics crate: the set is small and fixed, and the text format is
+//! a few lines.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use synchub_protocol::ErrorCode;
+
+/// Every counter and gauge the hub exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub ws_connections: AtomicU64,
+    pub socketio_connections: AtomicU64,
+    pub participants: AtomicU64,
+    pub messages_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    pub broadcasts: AtomicU64,
+    /// Connections closed because they did not read their messages fast enough.
+    pub slow_client_disconnects: AtomicU64,
+    /// Records waiting for the store's writer (its channel plus the engine task's backlog).
+    pub store_queue_depth: AtomicU64,
+    /// Times the engine task found the store's queue full (the record waits, never dropped).
+    pub store_backpressure_events: AtomicU64,
+    /// `rr_intervals` refused because the store is behind.
+    pub store_refused_batches: AtomicU64,
+    pub store_commits: AtomicU64,
+    pub store_commit_micros_total: AtomicU64,
+    pub store_rows_committed: AtomicU64,
+    pub rr_acks: AtomicU64,
+    errors: Mutex<Vec<(ErrorCode, u64)>>,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, amount: u64) {
+        counter.fetch_add(amount, Ordering::Relaxed);
+    }
+
+    pub fn increment(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn decrement(counter: &AtomicU64) {
+        counter.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn set(gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Ordering::Relaxed);
+    }
+
+    /// One `error` event sent to a client, by code.
+    pub fn count_error(&self, code: ErrorCode) {
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match errors.iter_mut().find(|(known, _)| *known == code) {
+            Some((_, count)) => *count += 1,
+            None => errors.push((code, 1)),
+        }
+    }
+
+    /// The Prometheus text exposition of every figure.
+    pub fn render(&self) -> String {
+        let mut text = String::with_capacity(2048);
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        metric(
+            "synchub_ws_connections",
+            "gauge",
+            "Open plain WebSocket connections.",
+            get(&self.ws_connections),
+        );
+        metric(
+            "synchub_socketio_connections",
+            "gauge",
+            "Open Socket.IO connections.",
+            get(&self.socketio_connections),
+        );
+        metric(
+            "synchub_participants",
+            "gauge",
+            "Participants in the current session.",
+            get(&self.participants),
+        );
+        metric(
+            "synchub_messages_in_total",
+            "counter",
+            "Client messages received.",
+            get(&self.messages_in),
+        );
+        metric(
+            "synchub_messages_out_total",
+            "counter",
+            "Messages sent to clients.",
+            get(&self.messages_out),
+        );
+        metric(
+            "synchub_broadcasts_total",
+            "counter",
+            "Broadcasts serialised (once each).",
+            get(&self.broadcasts),
+        );
+        metric(
+            "synchub_slow_client_disconnects_total",
+            "counter",
+            "Connections closed for not reading.",
+            get(&self.slow_client_disconnects),
+        );
+        metric(
+            "synchub_store_queue_depth",
+            "gauge",
+            "Records waiting for the store writer.",
+            get(&self.store_queue_depth),
+        );
+        metric(
+            "synchub_store_backpressure_total",
+            "counter",
+            "Times the store queue was full.",
+            get(&self.store_backpressure_events),
+        );
+        metric(
+            "synchub_store_refused_batches_total",
+            "counter",
+            "RR batches refused because the store was behind.",
+            get(&self.store_refused_batches),
+        );
+        metric(
+            "synchub_store_commits_total",
+            "counter",
+            "Store commits.",
+            get(&self.store_commits),
+        );
+        metric(
+            "synchub_store_rows_committed_total",
+            "counter",
+            "Rows committed by the store.",
+            get(&self.store_rows_committed),
+        );
+        metric(
+            "synchub_rr_acks_total",
+            "counter",
+            "rr_ack messages sent.",
+            get(&self.rr_acks),
+        );
+        #[allow(clippy::cast_precision_loss)] // Seconds for display.
+        let commit_secs = get(&self.store_commit_micros_total) as f64 / 1e6;
+        let _ = writeln!(
+            text,
+            "# HELP synchub_store_commit_seconds_total Time spent committing.\n# TYPE synchub_store_commit_seconds_total counter\nsynchub_store_commit_seconds_total {commit_secs}"
+        );
+        let _ = writeln!(
+            text,
+            "# HELP synchub_errors_total Error events sent to clients, by code.\n# TYPE synchub_errors_total counter"
+        );
+        let errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (code, count) in errors.iter() {
+            let _ = writeln!(text, "synchub_errors_total{{code=\"{code}\"}} {count}");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_errors_by_code() {
+        let metrics = Metrics::default();
+        Metrics::increment(&metrics.messages_in);
+        metrics.count_error(ErrorCode::RateLimited);
+        metrics.count_error(ErrorCode::RateLimited);
+        let text = metrics.render();
+        assert!(text.contains("synchub_messages_in_total 1\n"));
+        assert!(text.contains("synchub_errors_total{code=\"rate_limited\"} 2\n"));
+        assert!(text.contains("# TYPE synchub_participants gauge\n"));
+    }
+}

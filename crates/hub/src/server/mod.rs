@@ -1,0 +1,181 @@
+//! The hub's HTTP surface: one axum [`Router`] that serves the REST API, Socket.IO at
+//! `/socket.io/`, the plain WebSocket at `/ws`, `/metrics`, `/health` and the placeholder pages.
+//!
+//! [`app`] builds the router from an [`AppState`] and nothing else, so tests drive it with
+//! `tower::ServiceExt::oneshot` and `serve` binds it to a socket.
+
+pub mod auth;
+pub mod edge;
+pub mod error;
+pub mod me;
+pub mod metrics;
+pub mod rest;
+pub mod socketio;
+pub mod static_files;
+pub mod ws;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{get, post, put};
+use synchub_store::{AdminToken, OrgSecret, Store};
+use tokio::sync::watch;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::connections::{ConnId, RoomCodeGuard};
+use crate::engine_task::EngineHandle;
+use metrics::Metrics;
+
+/// The room as participants see it: its name and the code they must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    pub name: String,
+    /// `None`: no code required.
+    pub code: Option<String>,
+}
+
+/// Everything request handlers share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The shared part of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
+    pub engine: EngineHandle,
+    pub metrics: Arc<Metrics>,
+    pub admin_token: AdminToken,
+    pub org_secret: OrgSecret,
+    pub room: watch::Sender<RoomSettings>,
+    pub store: Arc<Store>,
+    /// `http://<lan-ip>:<port>`: the base of the join URL and the hub's own origin.
+    pub public_base_url: String,
+    /// Origins allowed by CORS: the hub's own addresses and the desktop app.
+    pub allowed_origins: Vec<HeaderValue>,
+    pub room_codes: RoomCodeGuard,
+    next_conn: AtomicU64,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: EngineHandle,
+        metrics: Arc<Metrics>,
+        admin_token: AdminToken,
+        org_secret: OrgSecret,
+        room: watch::Sender<RoomSettings>,
+        store: Arc<Store>,
+        public_base_url: String,
+        allowed_origins: Vec<HeaderValue>,
+    ) -> Self {
+        AppState(Arc::new(Shared {
+            engine,
+            metrics,
+            admin_token,
+            org_secret,
+            room,
+            store,
+            public_base_url,
+            allowed_origins,
+            room_codes: RoomCodeGuard::default(),
+            next_conn: AtomicU64::new(1),
+        }))
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        self.0.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn room(&self) -> RoomSettings {
+        self.0.room.borrow().clone()
+    }
+
+    /// `http://<lan-ip>:<port>/join?room=<code>` (without `room` when no code is required).
+    pub fn join_url(&self) -> String {
+        match self.room().code {
+            Some(code) => format!("{}/join?room={code}", self.0.public_base_url),
+            None => format!("{}/join", self.0.public_base_url),
+        }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The client's address, when the server was started with connect info (never logged or
+/// stored; used only to rate-limit wrong room codes).
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip())
+}
+
+/// The hub's router. `socketio_layer` comes from [`socketio::layer`], which registers the
+/// Socket.IO handlers on the same state.
+pub fn app(state: AppState) -> Router {
+    let socketio_layer = socketio::layer(state.clone());
+    let facilitator = Router::new()
+        .route("/api/hub", get(rest::hub_info))
+        .route("/api/schedule", put(rest::put_schedule))
+        .route("/api/sessions", post(rest::start_session))
+        .route("/api/sessions/{id}/advance", post(rest::advance_session))
+        .route("/api/sessions/{id}/end", post(rest::end_session))
+        .route("/api/participants", get(rest::participants))
+        .route("/api/research/export", get(rest::research_export))
+        .route("/api/research/stats", get(rest::research_stats))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    let public = Router::new()
+        .route("/health", get(rest::health))
+        .route("/metrics", get(rest::metrics))
+        .route("/api/sessions/current", get(rest::current_session))
+        .route("/api/sessions", get(rest::list_sessions))
+        .route("/api/sessions/{id}", get(rest::session_by_id))
+        .route("/api/me/export", get(me::export))
+        .route("/api/me", axum::routing::delete(me::erase))
+        .route("/ws", get(ws::upgrade))
+        .route("/", get(static_files::index))
+        .route("/join", get(static_files::join));
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.allowed_origins.clone()))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    public
+        .merge(facilitator)
+        .fallback(rest::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            synchub_protocol::limits::MAX_FRAME_BYTES,
+        ))
+        .layer(socketio_layer)
+        .layer(cors)
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(
+            // Method and path only: query strings can carry user ids and room codes.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                tracing::debug_span!("http", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// A content security policy for the hub's own pages: scripts and sockets from the hub only.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";

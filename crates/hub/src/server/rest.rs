@@ -1,0 +1,389 @@
+//! The REST routes of protocol.md. The original endpoints keep their original JSON; the
+//! facilitator's endpoints (behind [`super::auth`]) use the new error shape.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use synchub_protocol::ErrorCode;
+use synchub_protocol::rest::{
+    Health, HubInfo, ParticipantList, ResearchStats, ResearchStatsBody, Schedule, ScheduleMode,
+    SessionInfo, StoreStatus, SyncState, SyncStatus,
+};
+use synchub_session::SessionId;
+use synchub_session::record::Phase;
+use synchub_store::{ExportFormat, ExportRequest};
+
+use super::AppState;
+use super::error::AppError;
+use crate::convert;
+use crate::engine_task::{AdminCommand, now_ms};
+
+/// How many sessions `GET /api/sessions` lists (newest first).
+const SESSION_LIST_LIMIT: u32 = 100;
+/// `GET /api/research/stats` covers the last 30 days, as the original did.
+const STATS_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        timestamp: convert::wire_ms(now_ms()),
+    })
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+pub async fn not_found() -> AppError {
+    AppError::api(ErrorCode::NotFound, "no such route")
+}
+
+fn live_session(state: &AppState) -> Option<SessionInfo> {
+    let view = state.engine.view.borrow().clone();
+    let session = view.session.as_ref()?;
+    let group = view
+        .group
+        .clone()
+        .filter(|group| group.session_id == session.session_id);
+    Some(match group {
+        Some(group) => convert::live_session_info(session, &group),
+        None => {
+            let mut info = convert::live_session_info(session, &convert::empty_group(session));
+            info.group_metrics.timestamp = convert::wire_ms(now_ms());
+            info
+        }
+    })
+}
+
+pub async fn current_session(State(state): State<AppState>) -> Result<Json<SessionInfo>, AppError> {
+    live_session(&state)
+        .map(Json)
+        .ok_or(AppError::LegacyNotFound("No active session found"))
+}
+
+/// Runs a blocking store query off the async threads.
+async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, synchub_store::Error> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("store query task: {error}")))?
+        .map_err(AppError::from)
+}
+
+pub async fn list_sessions(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SessionInfo>>, AppError> {
+    let store = state.store.clone();
+    // Flushed first, so a list read after a command (end, start) shows its effect.
+    let stored = blocking(move || {
+        store.flush()?;
+        store.reader()?.recent_sessions(SESSION_LIST_LIMIT)
+    })
+    .await?;
+    let live = live_session(&state);
+    let mut sessions: Vec<SessionInfo> = stored
+        .iter()
+        .map(|overview| match &live {
+            Some(live) if live.session_id == overview.session_id.to_string() => live.clone(),
+            _ => convert::stored_session_info(overview),
+        })
+        .collect();
+    // The running session is listed even before the store has committed its first row.
+    if let Some(live) = live
+        && !sessions
+            .iter()
+            .any(|session| session.session_id == live.session_id)
+    {
+        sessions.insert(0, live);
+    }
+    Ok(Json(sessions))
+}
+
+pub async fn session_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionInfo>, AppError> {
+    const NOT_FOUND: &str = "Session not found";
+    if let Some(live) = live_session(&state).filter(|live| live.session_id == id) {
+        return Ok(Json(live));
+    }
+    let session_id = parse_session_id(&id).ok_or(AppError::LegacyNotFound(NOT_FOUND))?;
+    let store = state.store.clone();
+    let detail = blocking(move || {
+        store.flush()?;
+        store.reader()?.session(session_id)
+    })
+    .await?;
+    detail
+        .map(|detail| Json(convert::stored_session_info(&detail.overview)))
+        .ok_or(AppError::LegacyNotFound(NOT_FOUND))
+}
+
+fn parse_session_id(text: &str) -> Option<SessionId> {
+    uuid::Uuid::parse_str(text).ok().map(SessionId)
+}
+
+pub async fn hub_info(State(state): State<AppState>) -> Json<HubInfo> {
+    let room = state.room();
+    let schedule = state
+        .engine
+        .view
+        .borrow()
+        .schedule
+        .map_or(Schedule::ORIGINAL, |schedule| {
+            convert::schedule_to_wire(&schedule)
+        });
+    let size_bytes = std::fs::metadata(state.store.database_path())
+        .ok()
+        .map(|metadata| metadata.len());
+    Json(HubInfo {
+        name: room.name,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        room_code: room.code,
+        join_url: state.join_url(),
+        schedule,
+        store: StoreStatus {
+            ok: true,
+            queue_depth: state
+                .metrics
+                .store_queue_depth
+                .load(std::sync::atomic::Ordering::Relaxed),
+            size_bytes,
+        },
+        sync: SyncStatus {
+            state: SyncState::Disabled,
+            last_sync_at: None,
+            unsynced_rows: 0,
+            last_error: None,
+        },
+    })
+}
+
+fn engine_gone() -> AppError {
+    AppError::Internal(anyhow::anyhow!("the engine task has stopped"))
+}
+
+fn engine_refusal(error: &synchub_session::EngineError) -> AppError {
+    AppError::api(convert::engine_error_code(error), error.to_string())
+}
+
+pub async fn put_schedule(
+    State(state): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Schedule>, AppError> {
+    let Json(body) =
+        body.map_err(|rejection| AppError::api(ErrorCode::InvalidPayload, rejection.body_text()))?;
+    let schedule =
+        Schedule::decode(&body).map_err(|error| AppError::api(error.code(), error.to_string()))?;
+    if schedule.mode == ScheduleMode::Rolling
+        && schedule.phases.total_secs() != u64::from(schedule.slot_minutes) * 60
+    {
+        return Err(AppError::api(
+            ErrorCode::InvalidPayload,
+            "PUT /api/schedule: field `phases`: a rolling slot is its phases back to back, so preparation + active + integration must equal slotMinutes × 60",
+        ));
+    }
+    let domain = convert::schedule_from_wire(&schedule);
+    state
+        .engine
+        .admin(|reply| AdminCommand::SetSchedule(domain, reply))
+        .await
+        .ok_or_else(engine_gone)?
+        .map_err(|error| engine_refusal(&error))?;
+    Ok(Json(schedule))
+}
+
+pub async fn start_session(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let session_id = state
+        .engine
+        .admin(AdminCommand::StartSession)
+        .await
+        .ok_or_else(engine_gone)?
+        .map_err(|error| engine_refusal(&error))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"sessionId": session_id.to_string(), "phase": "preparation"})),
+    ))
+}
+
+fn phase_name(phase: Phase) -> Value {
+    serde_json::to_value(convert::phase(phase)).unwrap_or(Value::Null)
+}
+
+pub async fn advance_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let session_id = parse_session_id(&id)
+        .ok_or_else(|| AppError::api(ErrorCode::NotFound, "no such session"))?;
+    let phase = state
+        .engine
+        .admin(|reply| AdminCommand::Advance(session_id, reply))
+        .await
+        .ok_or_else(engine_gone)?
+        .map_err(|error| engine_refusal(&error))?;
+    Ok(Json(json!({"sessionId": id, "phase": phase_name(phase)})))
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let session_id = parse_session_id(&id)
+        .ok_or_else(|| AppError::api(ErrorCode::NotFound, "no such session"))?;
+    state
+        .engine
+        .admin(|reply| AdminCommand::End(session_id, reply))
+        .await
+        .ok_or_else(engine_gone)?
+        .map_err(|error| engine_refusal(&error))?;
+    Ok(Json(json!({"sessionId": id, "phase": "complete"})))
+}
+
+pub async fn participants(State(state): State<AppState>) -> Json<ParticipantList> {
+    let view = state.engine.view.borrow().clone();
+    Json(ParticipantList {
+        participants: view
+            .participants
+            .iter()
+            .map(convert::participant_summary)
+            .collect(),
+    })
+}
+
+pub async fn research_stats(
+    State(state): State<AppState>,
+) -> Result<Json<ResearchStatsBody>, AppError> {
+    let store = state.store.clone();
+    let since_ms = now_ms() - STATS_WINDOW_MS;
+    let (sessions, counts) = blocking(move || {
+        let reader = store.reader()?;
+        Ok((reader.recent_sessions(u32::MAX)?, reader.research_stats()?))
+    })
+    .await?;
+    let recent: Vec<_> = sessions
+        .iter()
+        .filter(|session| session.started_at_ms >= since_ms)
+        .collect();
+    let averages: Vec<f64> = recent
+        .iter()
+        .filter_map(|session| session.summary.as_ref()?.average_coherence)
+        .collect();
+    let peaks = recent
+        .iter()
+        .filter_map(|session| session.summary.as_ref()?.peak_coherence);
+    #[allow(clippy::cast_precision_loss)]
+    let mean = |values: &[f64]| {
+        if values.is_empty() {
+            0.0
+        } else {
+            values.iter().sum::<f64>() / values.len() as f64
+        }
+    };
+    let participant_counts: Vec<f64> = recent
+        .iter()
+        .map(|session| f64::from(session.participants))
+        .collect();
+    Ok(Json(ResearchStatsBody {
+        success: true,
+        stats: ResearchStats {
+            total_sessions: u64::try_from(recent.len()).unwrap_or(u64::MAX),
+            total_users: counts.users,
+            avg_group_coherence: mean(&averages),
+            max_group_coherence: peaks.fold(0.0, f64::max),
+            avg_participants: mean(&participant_counts),
+        },
+    }))
+}
+
+/// `?start&end` (ms since the Unix epoch, both optional) and `format` (`json`, the default).
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    start: Option<i64>,
+    end: Option<i64>,
+    format: Option<String>,
+}
+
+pub async fn research_export(
+    State(state): State<AppState>,
+    query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    let Query(query) = query
+        .map_err(|rejection| AppError::api(ErrorCode::InvalidPayload, rejection.body_text()))?;
+    match query.format.as_deref() {
+        None | Some("json") => {}
+        Some("csv" | "parquet") => {
+            return Err(AppError::api(
+                ErrorCode::InvalidPayload,
+                "format: csv and parquet exports are files; this route returns json (the store writes csv and parquet to a folder)",
+            ));
+        }
+        Some(_) => {
+            return Err(AppError::api(
+                ErrorCode::InvalidPayload,
+                "format: allowed values are json, csv, parquet",
+            ));
+        }
+    }
+    let store = state.store.clone();
+    let (start, end) = (query.start, query.end);
+    let tables = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+        let out = tempfile_dir()?;
+        let report = store.export(
+            &ExportRequest {
+                from_ms: start,
+                to_ms: end,
+                format: ExportFormat::Json,
+                out_dir: out.clone(),
+            },
+            &mut |_| {},
+        )?;
+        let tables = read_json_tables(&report);
+        let _ = std::fs::remove_dir_all(&out);
+        let tables = tables?;
+        Ok(json!({
+            "success": true,
+            "exportId": report.export_id.to_string(),
+            "sessions": report.sessions,
+            "participants": report.participants,
+            "tables": tables,
+        }))
+    })
+    .await
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))??;
+    Ok(Json(tables))
+}
+
+/// The tables of a JSON export, by name.
+pub(super) fn read_json_tables(
+    report: &synchub_store::ExportReport,
+) -> anyhow::Result<BTreeMap<String, Value>> {
+    let mut tables = BTreeMap::new();
+    for file in &report.files {
+        if file
+            .extension()
+            .is_some_and(|extension| extension == "json")
+            && let Some(name) = file.file_stem().and_then(|stem| stem.to_str())
+        {
+            let text = std::fs::read_to_string(file)?;
+            tables.insert(name.to_owned(), serde_json::from_str::<Value>(&text)?);
+        }
+    }
+    Ok(tables)
+}
+
+/// A fresh private directory for one export.
+pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("synchub-export-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

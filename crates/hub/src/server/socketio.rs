@@ -1,0 +1,272 @@
+//! Socket.IO v4 at `/socket.io/` (socketioxide), for the original web client, Socket.IO-Client-
+//! Swift and python-socketio: the same events and the same rules as `/ws`. The handshake is
+//! the `auth` object; events are validated by `synchub-protocol` exactly as on `/ws`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler as _;
+use socketioxide::layer::SocketIoLayer;
+use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, HubEvent};
+use tokio::sync::mpsc;
+
+use super::edge::{admit, check_inbound};
+use super::metrics::Metrics;
+use super::{AppState, client_ip};
+use crate::connections::{ConnId, Encoded, Outbox, RateLimit};
+use crate::engine_task::{Ack, Input};
+
+/// Engine.IO packets up to this size are read (bigger messages get `too_large` and the
+/// connection stays open); beyond it Engine.IO closes the connection.
+const MAX_READ_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Builds the Socket.IO layer and registers the connection handler on `state`.
+pub fn layer(state: AppState) -> SocketIoLayer {
+    let (layer, io) = SocketIo::builder()
+        .max_payload(MAX_READ_BYTES)
+        .ping_interval(Duration::from_secs(10))
+        .ping_timeout(Duration::from_secs(10))
+        .build_layer();
+    // Handlers do their work in the closure body, which socketioxide runs synchronously in the
+    // order packets arrive; only the returned future is spawned. So a client's events reach the
+    // engine in the order it sent them (`join_session` before `update_coherence`).
+    //
+    // socketioxide sends the connect packet (`40`) *before* it calls the connect handler, from
+    // a task of its own: a client that emits at once (every client does) can have its first
+    // events read on another thread before the handler has run, and socketioxide drops events
+    // that find no handler. The middleware below runs before the connect packet goes out and
+    // installs a `Gate` that holds such events until the connection is open in the engine.
+    let gate_state = state.clone();
+    io.ns(
+        "/",
+        (move |socket: SocketRef, TryData(auth): TryData<Value>| {
+            on_connect(state.clone(), socket, auth.ok());
+            std::future::ready(())
+        })
+        .with(move |socket: SocketRef| {
+            install_gate(gate_state.clone(), socket);
+            std::future::ready(Ok::<(), std::convert::Infallible>(()))
+        }),
+    );
+    layer
+}
+
+/// Where one Socket.IO connection's events go: held until the engine knows the connection,
+/// then straight through, in arrival order either way.
+enum Gate {
+    /// Connected at the Socket.IO level, not yet admitted: events wait here.
+    Pending(Vec<HeldEvent>),
+    /// Admitted: events go to the engine.
+    Open {
+        conn: ConnId,
+        limit: Arc<Mutex<RateLimit>>,
+    },
+    /// Refused or disconnected: events are ignored.
+    Closed,
+}
+
+struct HeldEvent {
+    name: String,
+    data: Result<Value, socketioxide::ParserError>,
+    ack: AckSender,
+}
+
+/// Events a client may send before its connection is admitted (it normally sends two or three:
+/// `time_sync`, `join_session`); beyond this the client is flooding and is told so.
+const MAX_HELD_EVENTS: usize = 40;
+
+type SharedGate = Arc<Mutex<Gate>>;
+
+fn lock(gate: &Mutex<Gate>) -> std::sync::MutexGuard<'_, Gate> {
+    gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs before the connect packet is sent: registers the event and disconnect handlers behind a
+/// closed gate, so nothing the client sends after `40` can be lost.
+fn install_gate(state: AppState, socket: SocketRef) {
+    let gate: SharedGate = Arc::new(Mutex::new(Gate::Pending(Vec::new())));
+    socket.extensions.insert(gate.clone());
+    let event_state = state.clone();
+    let event_gate = gate.clone();
+    socket.on_fallback(
+        move |socket: SocketRef,
+              Event(name): Event,
+              TryData(data): TryData<Value>,
+              ack: AckSender| {
+            let mut gate = lock(&event_gate);
+            match &mut *gate {
+                Gate::Pending(held) if held.len() < MAX_HELD_EVENTS => {
+                    held.push(HeldEvent { name, data, ack });
+                }
+                Gate::Pending(_) => emit_error(
+                    &event_state,
+                    &socket,
+                    ErrorEvent {
+                        code: ErrorCode::RateLimited,
+                        message: format!("{}: too many events before joining", truncate(&name)),
+                    },
+                ),
+                Gate::Open { conn, limit } => {
+                    on_event(&event_state, limit, *conn, &socket, &name, data, ack);
+                }
+                Gate::Closed => {}
+            }
+            std::future::ready(())
+        },
+    );
+    socket.on_disconnect(move |_socket: SocketRef| {
+        let previous = std::mem::replace(&mut *lock(&gate), Gate::Closed);
+        if let Gate::Open { conn, .. } = previous {
+            Metrics::decrement(&state.metrics.socketio_connections);
+            if let Err(mpsc::error::TrySendError::Full(input)) =
+                state.engine.inputs.try_send(Input::Closed { conn })
+            {
+                // The close must not be lost; it queues behind everything this socket sent.
+                let inputs = state.engine.inputs.clone();
+                tokio::spawn(async move {
+                    let _ = inputs.send(input).await;
+                });
+            }
+        }
+        std::future::ready(())
+    });
+}
+
+fn emit_error(state: &AppState, socket: &SocketRef, error: ErrorEvent) {
+    state.metrics.count_error(error.code);
+    let encoded = Encoded::new(&HubEvent::Error(error));
+    // A closed socket cannot be told anything.
+    let _ = socket.emit(encoded.name, &*encoded.payload);
+}
+
+fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
+    let Some(gate) = socket.extensions.get::<SharedGate>() else {
+        // The middleware always installs the gate; without it no event could be handled.
+        let _ = socket.disconnect();
+        return;
+    };
+    let refuse = |error: ErrorEvent| {
+        *lock(&gate) = Gate::Closed;
+        emit_error(&state, &socket, error);
+        let _ = socket.clone().disconnect();
+    };
+    let handshake = match Handshake::from_auth(&auth.unwrap_or(Value::Null)) {
+        Ok(handshake) => handshake,
+        Err(error) => return refuse(error.to_error_event()),
+    };
+    let ip = client_ip(&socket.req_parts().extensions);
+    // The original server fell back to the socket id when a client sent no `userId`.
+    let fallback_user_id = format!("socketio-{}", socket.id);
+    let identity = match admit(&state, &handshake, ip, &fallback_user_id) {
+        Ok(identity) => identity,
+        Err(error) => return refuse(error),
+    };
+    let conn = state.next_conn_id();
+    let opened = Input::Open {
+        conn,
+        outbox: Outbox::SocketIo(socket.clone()),
+        identity,
+    };
+    // Hold the gate while the connection opens so events arriving meanwhile queue behind the
+    // held ones, in order.
+    let mut gate = lock(&gate);
+    if state.engine.inputs.try_send(opened).is_err() {
+        *gate = Gate::Closed;
+        drop(gate);
+        emit_error(
+            &state,
+            &socket,
+            ErrorEvent {
+                code: ErrorCode::RateLimited,
+                message: "the hub is busy; connect again shortly".to_owned(),
+            },
+        );
+        let _ = socket.disconnect();
+        return;
+    }
+    Metrics::increment(&state.metrics.socketio_connections);
+    let limit = Arc::new(Mutex::new(RateLimit::per_connection()));
+    let held = match std::mem::replace(
+        &mut *gate,
+        Gate::Open {
+            conn,
+            limit: limit.clone(),
+        },
+    ) {
+        Gate::Pending(held) => held,
+        // Disconnected while being admitted: the disconnect handler saw no open connection,
+        // so close it here.
+        Gate::Open { .. } | Gate::Closed => {
+            *gate = Gate::Closed;
+            Metrics::decrement(&state.metrics.socketio_connections);
+            let _ = state.engine.inputs.try_send(Input::Closed { conn });
+            return;
+        }
+    };
+    for HeldEvent { name, data, ack } in held {
+        on_event(&state, &limit, conn, &socket, &name, data, ack);
+    }
+}
+
+/// One event from a Socket.IO client: checked at the edge, then handed to the engine without
+/// waiting (a full engine queue is answered with `rate_limited`, never dropped silently).
+fn on_event(
+    state: &AppState,
+    limit: &Mutex<RateLimit>,
+    conn: ConnId,
+    socket: &SocketRef,
+    name: &str,
+    data: Result<Value, socketioxide::ParserError>,
+    ack: AckSender,
+) {
+    // An event without arguments (the original `leave_session`) has no first element to
+    // read; it carries no data. Events that need data then get `invalid_payload` naming it.
+    let data = data.unwrap_or(Value::Null);
+    // Size as the client sent it, give or take the framing: the re-serialised JSON.
+    let len_bytes = serde_json::to_string(&data).map_or(usize::MAX, |text| text.len() + name.len());
+    let checked = {
+        let mut limit = limit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        check_inbound(&mut limit, len_bytes)
+    };
+    if let Err(error) = checked {
+        emit_error(state, socket, error);
+        return;
+    }
+    match ClientEvent::decode(name, &first_argument(data)) {
+        Ok(event) => {
+            let input = Input::Client {
+                conn,
+                event,
+                ack: Some(Ack(ack)),
+            };
+            if state.engine.inputs.try_send(input).is_err() {
+                let error = ErrorEvent {
+                    code: ErrorCode::RateLimited,
+                    message: format!("{}: the hub is busy; send it again shortly", truncate(name)),
+                };
+                emit_error(state, socket, error);
+            }
+        }
+        Err(error) => emit_error(state, socket, error.to_error_event()),
+    }
+}
+
+/// Socket.IO delivers several arguments as an array; the protocol uses the first one.
+fn first_argument(data: Value) -> Value {
+    match data {
+        Value::Array(mut arguments) if !arguments.is_empty() => arguments.swap_remove(0),
+        Value::Array(_) => Value::Null,
+        other => other,
+    }
+}
+
+fn truncate(name: &str) -> String {
+    name.chars()
+        .take(synchub_protocol::limits::MAX_EVENT_NAME_BYTES)
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! The plain WebSocket at `/ws`: text frames `{"event", "data"}` both ways, exactly what the
+//! original iOS client writes. Handshake fields come in the query string or in a first `hello`
+//! event; a client that sends neither is anonymous (fine when the room needs no code).
+//!
+//! Each connection is two tasks: this reader, which validates every frame and forwards good
+//! events to the engine task, and a writer that drains the connection's bounded outbox.
+
+use std::net::IpAddr;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use futures_util::{SinkExt as _, StreamExt as _};
+use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, HubEvent};
+use tokio::sync::mpsc;
+
+use super::edge::{admit, check_inbound};
+use super::metrics::Metrics;
+use super::{AppState, client_ip};
+use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY, WsOut};
+use crate::engine_task::Input;
+
+/// Frames up to this size are read (and refused with `too_large` when over 64 KiB, the
+/// connection staying open); larger ones end the connection, so a client cannot make the
+/// hub buffer without bound.
+const MAX_READ_BYTES: usize = 2 * 1024 * 1024;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    parts: Parts,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let ip = client_ip(&parts.extensions);
+    upgrade
+        .max_message_size(MAX_READ_BYTES)
+        .max_frame_size(MAX_READ_BYTES)
+        .on_upgrade(move |socket| connection(state, socket, ip, query))
+}
+
+fn has_handshake_fields(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or("");
+        matches!(key, "userId" | "roomCode" | "resumeToken" | "role")
+    })
+}
+
+async fn connection(state: AppState, socket: WebSocket, ip: IpAddr, query: Option<String>) {
+    let conn = state.next_conn_id();
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<WsOut>(WS_OUTBOX_CAPACITY);
+    let writer = tokio::spawn(async move {
+        while let Some(out) = outgoing.recv().await {
+            let result = match out {
+                WsOut::Text(frame) => sink.send(Message::Text(frame)).await,
+                WsOut::Close => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    Metrics::increment(&state.metrics.ws_connections);
+    run(&state, conn, &mut stream, &outbox, ip, query.as_deref()).await;
+    Metrics::decrement(&state.metrics.ws_connections);
+    drop(outbox);
+    let _ = writer.await;
+}
+
+/// Sends an error straight from the edge (not through the engine).
+fn send_error(state: &AppState, outbox: &mpsc::Sender<WsOut>, error: ErrorEvent) {
+    state.metrics.count_error(error.code);
+    let encoded = Encoded::new(&HubEvent::Error(error));
+    // A client too slow to take its error message loses it; the engine closes slow clients.
+    let _ = outbox.try_send(WsOut::Text(encoded.frame.clone()));
+}
+
+fn decode(message: &Message, limit: &mut RateLimit) -> Option<Result<ClientEvent, ErrorEvent>> {
+    let (len, result): (usize, Box<dyn FnOnce() -> Result<ClientEvent, DecodeError>>) =
+        match message {
+            Message::Text(text) => (
+                text.len(),
+                Box::new(|| synchub_protocol::decode_ws_frame(text.as_str())),
+            ),
+            Message::Binary(bytes) => (
+                bytes.len(),
+                Box::new(|| synchub_protocol::decode_ws_frame_bytes(bytes)),
+            ),
+            _ => return None,
+        };
+    if let Err(error) = check_inbound(limit, len) {
+        return Some(Err(error));
+    }
+    Some(result().map_err(|error| error.to_error_event()))
+}
+
+async fn run(
+    state: &AppState,
+    conn: ConnId,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    outbox: &mpsc::Sender<WsOut>,
+    ip: IpAddr,
+    query: Option<&str>,
+) {
+    let mut limit = RateLimit::per_connection();
+    let mut first_event = None;
+    let handshake = match query.filter(|query| has_handshake_fields(query)) {
+        Some(query) => match Handshake::from_query(query) {
+            Ok(handshake) => handshake,
+            Err(error) => {
+                send_error(state, outbox, error.to_error_event());
+                let _ = outbox.try_send(WsOut::Close);
+                return;
+            }
+        },
+        None => loop {
+            // Wait for the first event: `hello` carries the handshake; anything else means
+            // an anonymous client, and that event is then handled after admission.
+            let Some(Ok(message)) = stream.next().await else {
+                return;
+            };
+            if matches!(message, Message::Close(_)) {
+                return;
+            }
+            match decode(&message, &mut limit) {
+                None => continue,
+                Some(Ok(ClientEvent::Hello(handshake))) => break handshake,
+                Some(Ok(event)) => {
+                    first_event = Some(event);
+                    break Handshake::default();
+                }
+                Some(Err(error)) => send_error(state, outbox, error),
+            }
+        },
+    };
+    let fallback_user_id = format!("ws-connection-{}", uuid::Uuid::new_v4());
+    let identity = match admit(state, &handshake, ip, &fallback_user_id) {
+        Ok(identity) => identity,
+        Err(error) => {
+            send_error(state, outbox, error);
+            let _ = outbox.try_send(WsOut::Close);
+            return;
+        }
+    };
+    let inputs = &state.engine.inputs;
+    let opened = Input::Open {
+        conn,
+        outbox: Outbox::Ws(outbox.clone()),
+        identity,
+    };
+    if inputs.send(opened).await.is_err() {
+        return;
+    }
+    if let Some(event) = first_event
+        && inputs
+            .send(Input::Client {
+                conn,
+                event,
+                ack: None,
+            })
+            .await
+            .is_err()
+    {
+        return;
+    }
+    while let Some(Ok(message)) = stream.next().await {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
+        match decode(&message, &mut limit) {
+            None => {}
+            Some(Ok(event)) => {
+                let forwarded = inputs
+                    .send(Input::Client {
+                        conn,
+                        event,
+                        ack: None,
+                    })
+                    .await;
+                if forwarded.is_err() {
+                    break;
+                }
+            }
+            Some(Err(error)) => send_error(state, outbox, error),
+        }
+    }
+    let _ = inputs.send(Input::Closed { conn }).await;
+}
