@@ -40,6 +40,46 @@ pub struct DemoArgs {
     /// Stop by itself after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub duration_secs: Option<u64>,
+    /// Also open the projector's mandala (`synchub-projector`, built next to `synchub`) in a
+    /// window, when a display is available.
+    #[arg(long)]
+    pub projector: bool,
+}
+
+/// Starts `synchub-projector` for the demo room, from the folder `synchub` runs from (where
+/// `cargo build` puts both). The demo goes on without it when it cannot start.
+fn start_projector(hub: &RunningHub) -> Option<std::process::Child> {
+    let display = std::env::var_os("DISPLAY").or_else(|| std::env::var_os("WAYLAND_DISPLAY"));
+    if display.is_none() {
+        tracing::warn!("no display (DISPLAY is not set); the projector is not started");
+        return None;
+    }
+    let path = std::env::current_exe()
+        .ok()?
+        .with_file_name(format!("synchub-projector{}", std::env::consts::EXE_SUFFIX));
+    let room = hub.state.room();
+    let mut command = std::process::Command::new(&path);
+    command
+        .arg("--hub")
+        .arg(&hub.base_url)
+        .arg("--join-url")
+        .arg(hub.state.join_url())
+        .arg("--windowed")
+        .arg("--show-code");
+    if let Some(code) = &room.code {
+        command.arg("--room-code").arg(code);
+    }
+    match command.spawn() {
+        Ok(child) => Some(child),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                path = %path.display(),
+                "cannot start the projector; build it with `cargo build --release -p synchub-projector`"
+            );
+            None
+        }
+    }
 }
 
 fn demo_config(
@@ -59,6 +99,7 @@ fn demo_config(
         },
         mdns: (!args.no_mdns).then_some(MdnsScope::LoopbackOnly),
         max_participants: None,
+        central_sync: None,
     })
 }
 
@@ -138,6 +179,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut crowd_config = CrowdConfig::demo_room(&hub.base_url, room.code.clone());
     crowd_config.participants = args.participants;
     let crowd = Crowd::start(crowd_config);
+    let mut projector = if args.projector {
+        start_projector(&hub)
+    } else {
+        None
+    };
 
     let started = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs(args.summary_every_secs.max(1)));
@@ -165,6 +211,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         acked = report.stats.batches_acked,
         "simulated room stopped"
     );
+    if let Some(projector) = projector.as_mut() {
+        let _ = projector.kill();
+        let _ = projector.wait();
+    }
     hub.stop().await?;
     Ok(())
 }
