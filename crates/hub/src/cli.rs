@@ -29,7 +29,10 @@ pub enum Command {
     /// Run a demo: a hub on 127.0.0.1 with a fresh data directory and a simulated room of
     /// participants, printing a live summary. Ctrl-C stops it.
     Demo(crate::demo::DemoArgs),
-    /// Research data on this hub: export consented data, or one participant's data, or erase it.
+    /// Push this hub's stored sessions to the central PostgreSQL (consented data only).
+    Sync(crate::sync_command::SyncArgs),
+    /// Research data: export consented data (central database or this hub), or serve one
+    /// participant's data-access or erasure request.
     #[command(subcommand)]
     Research(crate::research_command::ResearchCommand),
 }
@@ -68,6 +71,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(crate::serve::run(config))
         }
         Command::Research(command) => crate::research_command::run(command),
+        Command::Sync(args) => {
+            init_logging();
+            runtime()?.block_on(crate::sync_command::run(args))
+        }
         Command::Demo(args) => {
             init_logging();
             runtime()?.block_on(crate::demo::run(args))

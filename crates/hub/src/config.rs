@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// Most participants in one session [default: no limit].
     #[arg(long, env = "SYNCHUB_MAX_PARTICIPANTS")]
     pub max_participants: Option<u32>,
+    /// Sync stored sessions to this central PostgreSQL in the background
+    /// (`postgres://user@host/db`, `?sslmode=require` for a remote one) [default: no sync].
+    #[arg(long, env = "SYNCHUB_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Seconds between background syncs [default: 300].
+    #[arg(long, env = "SYNCHUB_SYNC_EVERY_SECS")]
+    pub sync_every_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -105,6 +112,8 @@ struct FileConfig {
     phases: Option<String>,
     no_mdns: Option<bool>,
     max_participants: Option<u32>,
+    database_url: Option<String>,
+    sync_every_secs: Option<u64>,
 }
 
 /// Everything a hub needs to start, resolved.
@@ -120,7 +129,20 @@ pub struct HubConfig {
     /// `None`: no mDNS advertisement.
     pub mdns: Option<MdnsScope>,
     pub max_participants: Option<u32>,
+    /// `None`: sessions stay on the hub until `synchub sync` is run.
+    pub central_sync: Option<CentralSync>,
 }
+
+/// The hub's background sync to the central database.
+#[derive(Debug, Clone)]
+pub struct CentralSync {
+    pub database_url: String,
+    pub every: std::time::Duration,
+}
+
+/// Five minutes: a finished session reaches the researchers soon, and an unreachable database
+/// is retried with backoff in between anyway.
+const DEFAULT_SYNC_EVERY_SECS: u64 = 300;
 
 impl HubConfig {
     /// Flags and variables over the file over the defaults.
@@ -172,6 +194,19 @@ impl HubConfig {
             schedule: ScheduleConfig { mode, phases },
             mdns: (!no_mdns).then_some(MdnsScope::AllInterfaces),
             max_participants: args.max_participants.or(file.max_participants),
+            central_sync: args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .map(|database_url| CentralSync {
+                    database_url,
+                    every: std::time::Duration::from_secs(
+                        args.sync_every_secs
+                            .or(file.sync_every_secs)
+                            .unwrap_or(DEFAULT_SYNC_EVERY_SECS)
+                            .max(1),
+                    ),
+                }),
         })
     }
 }

@@ -44,3 +44,4 @@ pub mod recording;
 pub mod research_command;
 pub mod serve;
 pub mod server;
+pub mod sync_command;

@@ -11,6 +11,8 @@ use synchub_store::{DataDir, ExportFormat, ExportProgress, ExportReport, ExportR
 
 #[derive(Debug, Subcommand)]
 pub enum ResearchCommand {
+    /// Export consented, pseudonymised data from the central database (`research.*` views).
+    Export(CentralExportArgs),
     /// Export consented participants' data from this hub's store (everything when no range).
     ExportLocal(ExportLocalArgs),
     /// Export everything stored about one participant (a data-access request).
@@ -42,6 +44,36 @@ pub struct ExportLocalArgs {
     /// Folder to write into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CentralExportArgs {
+    /// The central database, `postgres://user@host/db`.
+    #[arg(long, env = "SYNCHUB_DATABASE_URL")]
+    pub database_url: String,
+    /// Sessions that started at or after this instant (same forms as for export-local).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Sessions that started before this instant.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this hub's sessions (its UUID).
+    #[arg(long)]
+    pub hub: Option<uuid::Uuid>,
+    /// Only this session (its UUID).
+    #[arg(long)]
+    pub session: Option<uuid::Uuid>,
+    #[arg(long, value_enum)]
+    pub format: CentralFormatArg,
+    /// Folder to write into (created if missing); a manifest.json lists what was exported.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CentralFormatArg {
+    Csv,
+    Parquet,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +118,7 @@ impl From<FormatArg> for ExportFormat {
 /// Runs one `research` subcommand.
 pub fn run(command: ResearchCommand) -> anyhow::Result<()> {
     match command {
+        ResearchCommand::Export(args) => export_central(args),
         ResearchCommand::ExportLocal(args) => {
             let request = ExportRequest {
                 from_ms: args.from.as_deref().map(parse_instant_ms).transpose()?,
@@ -136,6 +169,52 @@ pub fn run(command: ResearchCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn export_central(args: CentralExportArgs) -> anyhow::Result<()> {
+    let request = synchub_cloud::ResearchExportRequest {
+        database_url: args.database_url.clone(),
+        from_ms: args.from.as_deref().map(parse_instant_ms).transpose()?,
+        to_ms: args.to.as_deref().map(parse_instant_ms).transpose()?,
+        hub_id: args.hub,
+        session_id: args.session,
+        format: match args.format {
+            CentralFormatArg::Csv => synchub_cloud::ResearchFormat::Csv,
+            CentralFormatArg::Parquet => synchub_cloud::ResearchFormat::Parquet,
+        },
+        out_dir: args.out.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime
+        .block_on(synchub_cloud::research_export(&request))
+        .with_context(|| {
+            format!(
+                "exporting from {} into {}",
+                synchub_cloud::redacted_url(&args.database_url),
+                args.out.display()
+            )
+        })?;
+    for file in &report.files {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "synchub: {:<36} {:>10} rows  {}",
+                file.view, file.rows, file.file
+            );
+        }
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "synchub: exported {} files to {} (manifest.json lists counts and checksums)",
+            report.files.len(),
+            args.out.display()
+        );
+    }
+    Ok(())
 }
 
 fn open_store(arg: &DataDirArg) -> anyhow::Result<Store> {

@@ -46,6 +46,8 @@ pub struct RunningHub {
     engine: JoinHandle<()>,
     advertisement: Option<Advertisement>,
     advertisement_updates: Option<(oneshot::Sender<()>, JoinHandle<Option<Advertisement>>)>,
+    /// The background sync (stopped first on shutdown: a push in flight is safe to abandon).
+    central_sync: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 fn engine_seed() -> anyhow::Result<[u8; 32]> {
@@ -184,6 +186,31 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         })
         .context("starting the commit thread")?;
 
+    let (sync_status, central_sync) = match &config.central_sync {
+        Some(central) => {
+            let (status_sender, status) = watch::channel(synchub_cloud::SyncStatus::default());
+            let (stop, stopped) = oneshot::channel::<()>();
+            let options = synchub_cloud::SyncOptions::new(
+                central.database_url.clone(),
+                data_dir.database_path(),
+            );
+            tracing::info!(
+                database = %synchub_cloud::redacted_url(&central.database_url),
+                every_secs = central.every.as_secs(),
+                "background sync to the central database"
+            );
+            let task = tokio::spawn(synchub_cloud::watch(
+                options,
+                central.every,
+                status_sender,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            (Some(status), Some((stop, task)))
+        }
+        None => (None, None),
+    };
     let state = AppState::new(
         handle,
         metrics,
@@ -193,6 +220,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         store,
         base_url.clone(),
         allowed_origins(lan, local_addr.port()),
+        sync_status,
     );
     let router = server::app(state.clone());
     let (stop_server, stopped) = oneshot::channel::<()>();
@@ -235,6 +263,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         engine,
         advertisement,
         advertisement_updates: None,
+        central_sync,
     };
     hub.follow_room_changes(room_updates);
     Ok(hub)
@@ -278,6 +307,10 @@ impl RunningHub {
     /// participants can resume after a restart), every record stored, the advertisement
     /// withdrawn.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some((stop, task)) = self.central_sync {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         let _ = self.stop_server.send(());
         let (done, stopped) = oneshot::channel();
         if self

@@ -58,6 +58,8 @@ pub struct Shared {
     /// Origins allowed by CORS: the hub's own addresses and the desktop app.
     pub allowed_origins: Vec<HeaderValue>,
     pub room_codes: RoomCodeGuard,
+    /// The background sync's latest outcome; `None` when no central database is configured.
+    pub sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
     next_conn: AtomicU64,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
         store: Arc<Store>,
         public_base_url: String,
         allowed_origins: Vec<HeaderValue>,
+        sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
     ) -> Self {
         AppState(Arc::new(Shared {
             engine,
@@ -83,6 +86,7 @@ impl AppState {
             public_base_url,
             allowed_origins,
             room_codes: RoomCodeGuard::default(),
+            sync_status,
             next_conn: AtomicU64::new(1),
         }))
     }

@@ -159,13 +159,36 @@ pub async fn hub_info(State(state): State<AppState>) -> Json<HubInfo> {
                 .load(std::sync::atomic::Ordering::Relaxed),
             size_bytes,
         },
-        sync: SyncStatus {
+        sync: sync_status_to_wire(state.sync_status.as_ref()),
+    })
+}
+
+/// The background sync's state as the console shows it.
+fn sync_status_to_wire(
+    status: Option<&tokio::sync::watch::Receiver<synchub_cloud::SyncStatus>>,
+) -> SyncStatus {
+    let Some(status) = status else {
+        return SyncStatus {
             state: SyncState::Disabled,
             last_sync_at: None,
             unsynced_rows: 0,
             last_error: None,
-        },
-    })
+        };
+    };
+    let status = status.borrow().clone();
+    let state = if status.consecutive_failures > 0 {
+        SyncState::Failed
+    } else if status.last_sync_ms.is_some() {
+        SyncState::Idle
+    } else {
+        SyncState::Never
+    };
+    SyncStatus {
+        state,
+        last_sync_at: status.last_sync_ms.and_then(|ms| u64::try_from(ms).ok()),
+        unsynced_rows: status.rows_pending,
+        last_error: status.last_error,
+    }
 }
 
 fn engine_gone() -> AppError {

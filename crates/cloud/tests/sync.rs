@@ -1,0 +1,362 @@
+//! A recorded session arrives centrally row for row, a second sync moves nothing, and a running
+//! session waits until it ends.
+
+use crate::util::{
+    Hub, Kind, SessionPlan, TestDatabase, assert_counts_agree, central_rows, local_rows, options,
+    record_session,
+};
+
+/// (local SQL, central SQL, column kinds) for every synced table, all rows of a fully consented hub.
+const TABLES: &[(&str, &str, &[Kind])] = &[
+    (
+        "SELECT id, session_id, mode, started_at_ms, ended_at_ms, duration_ms, participant_count, \
+         average_coherence, secs_high, average_synchrony FROM sessions ORDER BY id",
+        "SELECT id, session_id::text, mode, started_at_ms, ended_at_ms, duration_ms, \
+         participant_count, average_coherence, secs_high, average_synchrony FROM sessions ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+        ],
+    ),
+    (
+        "SELECT id, session_ref, phase, started_at_ms, ends_at_ms FROM session_phases ORDER BY id",
+        "SELECT id, session_ref, phase, started_at_ms, ends_at_ms FROM session_phases ORDER BY id",
+        &[Kind::Int, Kind::Int, Kind::Text, Kind::Int, Kind::Int],
+    ),
+    (
+        "SELECT id, session_ref, participant_id, pseudonym, intention, device, joined_at_ms, \
+         left_at_ms, peak_coherence, high_coherence_secs FROM session_participants ORDER BY id",
+        "SELECT id, session_ref, participant_id::text, pseudonym, intention, device, joined_at_ms, \
+         left_at_ms, peak_coherence, high_coherence_secs FROM session_participants ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+            Kind::Float,
+        ],
+    ),
+    (
+        "SELECT id, participant_ref, time_ms, rr_ms, artifact FROM rr_intervals ORDER BY id",
+        "SELECT id, participant_ref, time_ms, rr_ms, artifact::int4::int8 FROM rr_intervals ORDER BY id",
+        &[Kind::Int, Kind::Int, Kind::Float, Kind::Float, Kind::Int],
+    ),
+    (
+        "SELECT id, participant_ref, at_ms, source, algorithm, score, ratio, peak_hz, \
+         breaths_per_min, hr_bpm, mean_rr_ms, sdnn_ms, rmssd_ms, artifact_fraction, quality \
+         FROM hrv_metrics ORDER BY id",
+        "SELECT id, participant_ref, at_ms, source, algorithm, score, ratio, peak_hz, \
+         breaths_per_min, hr_bpm, mean_rr_ms, sdnn_ms, rmssd_ms, artifact_fraction, quality \
+         FROM hrv_metrics ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Text,
+        ],
+    ),
+    (
+        "SELECT id, session_ref, at_ms, phase, participant_count, active_count, average_coherence, \
+         median_coherence, std_coherence, peak_coherence, coherence_phase, distribution_low, \
+         distribution_medium, distribution_high, synchrony_index \
+         FROM group_coherence_snapshots ORDER BY id",
+        "SELECT id, session_ref, at_ms, phase, participant_count, active_count, average_coherence, \
+         median_coherence, std_coherence, peak_coherence, coherence_phase, distribution_low, \
+         distribution_medium, distribution_high, synchrony_index \
+         FROM group_coherence_snapshots ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+        ],
+    ),
+    (
+        "SELECT id, session_ref, at_ms, participants, synchrony_index, surrogate_index, \
+         mean_strength, surrogate_mean_strength, pairs_sampled FROM synchrony_rounds ORDER BY id",
+        "SELECT id, session_ref, at_ms, participants, synchrony_index, surrogate_index, \
+         mean_strength, surrogate_mean_strength, pairs_sampled::int4::int8 FROM synchrony_rounds ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Int,
+        ],
+    ),
+    (
+        "SELECT id, round_ref, participant_a_ref, participant_b_ref, correlation, plv, strength \
+         FROM synchronization_pairs ORDER BY id",
+        "SELECT id, round_ref, participant_a_ref, participant_b_ref, correlation, plv, strength \
+         FROM synchronization_pairs ORDER BY id",
+        &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+        ],
+    ),
+];
+
+fn consenting(people: usize) -> Vec<(usize, bool)> {
+    (0..people).map(|person| (person, true)).collect()
+}
+
+#[tokio::test]
+async fn every_row_of_recorded_sessions_arrives_unchanged() {
+    let database = TestDatabase::create().await;
+    let hub = Hub::open();
+    for number in 1..=3 {
+        record_session(
+            &hub,
+            &SessionPlan {
+                number,
+                people: consenting(4),
+                beats: 450,
+                complete: true,
+            },
+        );
+    }
+
+    let mut reports = Vec::new();
+    let report = synchub_cloud::push(&options(&database, &hub), &mut |progress| {
+        reports.push(progress.clone());
+    })
+    .await
+    .expect("sync");
+
+    assert_counts_agree(&report);
+    assert_eq!(report.rows(), hub.count("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM session_phases) + (SELECT count(*) FROM session_participants) + (SELECT count(*) FROM rr_intervals) + (SELECT count(*) FROM hrv_metrics) + (SELECT count(*) FROM group_coherence_snapshots) + (SELECT count(*) FROM synchrony_rounds) + (SELECT count(*) FROM synchronization_pairs)") as u64);
+    assert!(
+        reports
+            .iter()
+            .any(|progress| progress.table == "rr_intervals"
+                && progress.done
+                && progress.rows == 3 * 4 * 450)
+    );
+    assert!(report.bytes() > 0);
+    for (local_sql, central_sql, kinds) in TABLES {
+        let local = local_rows(&hub, local_sql, kinds);
+        let central = central_rows(&database, central_sql, kinds).await;
+        assert!(!local.is_empty(), "{local_sql}");
+        assert_eq!(local, central, "{central_sql}");
+    }
+    let hub_id = hub.data_dir.hub_id().expect("hub id");
+    assert_eq!(report.hub_id, hub_id);
+    assert_eq!(
+        database
+            .count(&format!(
+                "SELECT count(*) FROM hub_sync_state WHERE hub_id = '{hub_id}' AND watermark > 0"
+            ))
+            .await,
+        8,
+        "every table but erasures has a watermark"
+    );
+}
+
+#[tokio::test]
+async fn a_second_sync_moves_nothing() {
+    let database = TestDatabase::create().await;
+    let hub = Hub::open();
+    record_session(
+        &hub,
+        &SessionPlan {
+            number: 1,
+            people: consenting(3),
+            beats: 300,
+            complete: true,
+        },
+    );
+
+    let first = synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("first sync");
+    let beats_after_first = database.count("SELECT count(*) FROM rr_intervals").await;
+    let second = synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("second sync");
+
+    assert!(first.rows() > 0);
+    assert_eq!(second.rows(), 0);
+    assert_eq!(second.bytes(), 0);
+    assert_counts_agree(&second);
+    assert_eq!(
+        database.count("SELECT count(*) FROM rr_intervals").await,
+        beats_after_first
+    );
+    assert_eq!(beats_after_first, 900);
+}
+
+#[tokio::test]
+async fn a_running_session_is_sent_once_it_has_ended() {
+    let database = TestDatabase::create().await;
+    let hub = Hub::open();
+    record_session(
+        &hub,
+        &SessionPlan {
+            number: 1,
+            people: consenting(2),
+            beats: 100,
+            complete: true,
+        },
+    );
+    record_session(
+        &hub,
+        &SessionPlan {
+            number: 2,
+            people: consenting(2),
+            beats: 100,
+            complete: false,
+        },
+    );
+
+    let report = synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("sync");
+
+    assert_counts_agree(&report);
+    assert_eq!(database.count("SELECT count(*) FROM sessions").await, 1);
+    assert_eq!(
+        database.count("SELECT count(*) FROM rr_intervals").await,
+        200
+    );
+    assert!(
+        report.pending_rows() > 0,
+        "the running session's rows are pending"
+    );
+
+    // The store closes the session the way a restarted hub does.
+    let summary = hub
+        .store
+        .close_interrupted(
+            crate::util::session_id(2),
+            crate::util::T0_MS + 2 * 3_600_000 + 700_000,
+        )
+        .expect("close");
+    assert_eq!(summary.participants, 2);
+    let report = synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("sync");
+
+    assert_counts_agree(&report);
+    assert_eq!(report.pending_rows(), 0);
+    assert_eq!(
+        database
+            .count("SELECT count(*) FROM sessions WHERE ended_at_ms IS NOT NULL")
+            .await,
+        2
+    );
+    assert_eq!(
+        database.count("SELECT count(*) FROM rr_intervals").await,
+        400
+    );
+}
+
+#[tokio::test]
+async fn the_background_sync_reports_failures_and_then_success() {
+    let database = TestDatabase::create().await;
+    let hub = Hub::open();
+    record_session(
+        &hub,
+        &SessionPlan {
+            number: 1,
+            people: consenting(2),
+            beats: 50,
+            complete: true,
+        },
+    );
+    let mut unreachable = options(&database, &hub);
+    // Nothing listens on port 1: every attempt fails to connect.
+    unreachable.database_url = "postgres://postgres@127.0.0.1:1/none?sslmode=disable".to_owned();
+    let (status, mut seen) = tokio::sync::watch::channel(synchub_cloud::SyncStatus::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let background = tokio::spawn(synchub_cloud::watch(
+        unreachable,
+        std::time::Duration::from_secs(3_600),
+        status,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let failing = seen
+        .wait_for(|status| status.consecutive_failures >= 2)
+        .await
+        .expect("status")
+        .clone();
+    let _ = stop.send(());
+    background
+        .await
+        .expect("the background sync stops when told");
+    assert!(failing.last_error.is_some());
+    assert_eq!(failing.last_sync_ms, None);
+
+    let (status, mut seen) = tokio::sync::watch::channel(failing);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let background = tokio::spawn(synchub_cloud::watch(
+        options(&database, &hub),
+        std::time::Duration::from_secs(3_600),
+        status,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let synced = seen
+        .wait_for(|status| status.last_sync_ms.is_some())
+        .await
+        .expect("status")
+        .clone();
+    let _ = stop.send(());
+    background
+        .await
+        .expect("the background sync stops when told");
+    assert_eq!(synced.last_error, None);
+    assert_eq!(synced.consecutive_failures, 0);
+    assert_eq!(synced.rows_pending, 0);
+    assert!(synced.last_rows > 100);
+    assert_eq!(
+        database.count("SELECT count(*) FROM rr_intervals").await,
+        100
+    );
+}

@@ -1,0 +1,118 @@
+//! `synchub sync`: push this hub's stored sessions to the central PostgreSQL, once or on a
+//! schedule, with per-table progress on stderr and the final count check. The work is
+//! `synchub-cloud`'s; this module resolves the data directory and prints.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use synchub_cloud::{SyncOptions, SyncReport, TableProgress};
+use synchub_store::DataDir;
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Where the hub's database lives [default: the platform's data directory].
+    #[arg(long, env = "SYNCHUB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The central database, `postgres://user@host/db` (add `?sslmode=require` for a remote one).
+    #[arg(long, env = "SYNCHUB_DATABASE_URL")]
+    pub database_url: String,
+    /// Push once and exit (the default).
+    #[arg(long, conflicts_with = "watch")]
+    pub once: bool,
+    /// Keep pushing every --every-secs, retrying with backoff while the database is unreachable.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: seconds between pushes.
+    #[arg(long, default_value_t = 60)]
+    pub every_secs: u64,
+}
+
+/// Runs `synchub sync`.
+pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
+    let data_dir = DataDir::resolve(args.data_dir.clone())
+        .context("finding the data directory; pass --data-dir")?;
+    let database_path = data_dir.database_path();
+    if !database_path.exists() {
+        anyhow::bail!(
+            "no Sync Hub database in {}; pass the --data-dir that `synchub serve` used",
+            data_dir.root().display()
+        );
+    }
+    let options = SyncOptions::new(args.database_url.clone(), database_path);
+    let target = synchub_cloud::redacted_url(&args.database_url);
+    if !args.watch {
+        let report = synchub_cloud::push(&options, &mut print_progress)
+            .await
+            .with_context(|| format!("syncing to {target}"))?;
+        print_report(&report);
+        return Ok(());
+    }
+    let (status_sender, mut status) = tokio::sync::watch::channel(Default::default());
+    let every = Duration::from_secs(args.every_secs.max(1));
+    let watcher = tokio::spawn(synchub_cloud::watch(options, every, status_sender, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    say(&format!(
+        "syncing to {target} every {} s; Ctrl-C stops",
+        every.as_secs()
+    ));
+    while status.changed().await.is_ok() {
+        let current: synchub_cloud::SyncStatus = status.borrow_and_update().clone();
+        match &current.last_error {
+            Some(error) => say(&format!(
+                "sync failed ({} in a row), retrying: {error}",
+                current.consecutive_failures
+            )),
+            None => say(&format!(
+                "synced {} rows; {} rows wait for their session to end",
+                current.last_rows, current.rows_pending
+            )),
+        }
+    }
+    watcher.await.context("the sync task")?;
+    Ok(())
+}
+
+fn say(line: &str) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("synchub: {line}");
+    }
+}
+
+fn print_progress(table: &TableProgress) {
+    if table.done {
+        say(&format!(
+            "{:<28} {:>10} rows {:>12} bytes {:>10.0} rows/s",
+            table.table,
+            table.rows,
+            table.bytes,
+            table.rows_per_sec()
+        ));
+    }
+}
+
+fn print_report(report: &SyncReport) {
+    let secs = report.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        report.rows() as f64 / secs
+    } else {
+        0.0
+    };
+    say(&format!(
+        "pushed {} rows ({} bytes) in {secs:.1} s, {rate:.0} rows/s",
+        report.rows(),
+        report.bytes()
+    ));
+    let pending: u64 = report.counts.iter().map(|count| count.pending).sum();
+    say(&format!(
+        "verified: local and central counts agree for this hub in all {} tables{}",
+        report.counts.len(),
+        if pending > 0 {
+            format!("; {pending} rows of a running session wait until it ends")
+        } else {
+            String::new()
+        }
+    ));
+}

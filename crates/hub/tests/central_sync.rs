@@ -1,0 +1,247 @@
+//! The hub's background sync and `synchub sync` against a real PostgreSQL (`DATABASE_URL`, set
+//! by `scripts/with-postgres`, or the server on 127.0.0.1:5432): a consenting participant's
+//! session reaches the central database once it has ended, the console sees the sync's state,
+//! and a participant who did not consent never leaves the hub.
+
+use std::time::Duration;
+
+use serde_json::json;
+use synchub::config::CentralSync;
+use synchub::engine_task::AdminCommand;
+use tower::ServiceExt as _;
+
+use crate::util::{WsClient, now_ms, synchub, test_config};
+
+/// A database of its own for one test, dropped at the end.
+struct CentralDatabase {
+    admin: tokio_postgres::Client,
+    name: String,
+    url: String,
+}
+
+impl CentralDatabase {
+    async fn create() -> CentralDatabase {
+        let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned()
+        });
+        let (admin, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "these tests need PostgreSQL (run them through scripts/with-postgres, or set \
+                     DATABASE_URL): connecting to {server}: {error}"
+                )
+            });
+        tokio::spawn(connection);
+        let name = format!("synchub_hub_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("creating the test database");
+        let config: tokio_postgres::Config = server.parse().expect("DATABASE_URL parses");
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres");
+        let url = format!("postgres://{user}@{host}:{port}/{name}?sslmode=disable");
+        CentralDatabase { admin, name, url }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connecting to the test database");
+        tokio::spawn(connection);
+        match client.query_one(sql, &[]).await {
+            Ok(row) => row.get(0),
+            // The schema appears with the first sync.
+            Err(_) => -1,
+        }
+    }
+
+    async fn drop(self) {
+        let _ = self
+            .admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+async fn hub_info(hub: &synchub::serve::RunningHub) -> serde_json::Value {
+    let token = std::fs::read_to_string(&hub.admin_token_path).unwrap();
+    let request = axum::http::Request::builder()
+        .uri("/api/hub")
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = synchub::server::app(hub.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// One participant who consents and one who does not, each with one acknowledged batch.
+async fn record_two_participants(port: u16) {
+    for (user, consent) in [("alice", true), ("bob", false)] {
+        let mut client =
+            WsClient::connect(&format!("ws://127.0.0.1:{port}/ws?userId={user}")).await;
+        client
+            .send("join_session", json!({"consent": {"research": consent}}))
+            .await;
+        client.expect("session_joined").await;
+        let rr = [812.0, 845.5, 870.25, 851.0];
+        client
+            .send(
+                "rr_intervals",
+                json!({"rr": rr, "seq": 1, "endedAt": now_ms()}),
+            )
+            .await;
+        client.expect("rr_ack").await;
+        client.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_syncs_ended_sessions_in_the_background_and_reports_it() {
+    let central = CentralDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.central_sync = Some(CentralSync {
+        database_url: central.url.clone(),
+        every: Duration::from_millis(500),
+    });
+    let hub = synchub::serve::start(config).await.expect("the hub starts");
+    assert_eq!(hub_info(&hub).await["sync"]["state"], "never");
+    let session = hub
+        .state
+        .engine
+        .admin(AdminCommand::StartSession)
+        .await
+        .unwrap()
+        .unwrap();
+    record_two_participants(hub.local_addr.port()).await;
+    hub.state
+        .engine
+        .admin(|reply| AdminCommand::End(session, reply))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The ended session arrives: the consenting participant's four beats, nobody else's.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let beats = central.count("SELECT count(*) FROM rr_intervals").await;
+        let info = hub_info(&hub).await;
+        if beats == 4 && info["sync"]["state"] == "idle" && info["sync"]["unsyncedRows"] == 0 {
+            assert!(info["sync"]["lastSyncAt"].as_u64().is_some(), "{info}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session did not reach the central database: {beats} beats, {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        central
+            .count("SELECT count(*) FROM session_participants")
+            .await,
+        1
+    );
+    assert_eq!(central.count("SELECT count(*) FROM sessions").await, 1);
+
+    hub.stop().await.expect("the hub stops");
+    central.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synchub_sync_pushes_once_verifies_and_moves_nothing_the_second_time() {
+    let central = CentralDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = synchub::serve::start(test_config(dir.path(), None))
+        .await
+        .unwrap();
+    let session = hub
+        .state
+        .engine
+        .admin(AdminCommand::StartSession)
+        .await
+        .unwrap()
+        .unwrap();
+    record_two_participants(hub.local_addr.port()).await;
+    hub.state
+        .engine
+        .admin(|reply| AdminCommand::End(session, reply))
+        .await
+        .unwrap()
+        .unwrap();
+    hub.stop().await.unwrap();
+
+    let data_dir = dir.path().to_str().unwrap();
+    let first = tokio::task::spawn_blocking({
+        let url = central.url.clone();
+        let data_dir = data_dir.to_owned();
+        move || {
+            synchub(&[
+                "sync",
+                "--once",
+                "--data-dir",
+                &data_dir,
+                "--database-url",
+                &url,
+            ])
+        }
+    })
+    .await
+    .unwrap();
+    let log = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(first.status.success(), "{log}");
+    assert!(
+        log.contains("verified: local and central counts agree"),
+        "{log}"
+    );
+    assert!(log.contains("rr_intervals"), "per-table progress: {log}");
+    assert!(
+        !log.contains("alice") && !log.contains("bob"),
+        "no raw ids in the log: {log}"
+    );
+    assert_eq!(central.count("SELECT count(*) FROM rr_intervals").await, 4);
+
+    let second = tokio::task::spawn_blocking({
+        let url = central.url.clone();
+        let data_dir = data_dir.to_owned();
+        move || synchub(&["sync", "--data-dir", &data_dir, "--database-url", &url])
+    })
+    .await
+    .unwrap();
+    let log = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert!(second.status.success(), "{log}");
+    assert!(log.contains("pushed 0 rows"), "{log}");
+    assert_eq!(central.count("SELECT count(*) FROM rr_intervals").await, 4);
+    central.drop().await;
+}
+
+#[test]
+fn sync_without_a_store_or_database_explains_itself() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = synchub(&[
+        "sync",
+        "--data-dir",
+        empty.path().to_str().unwrap(),
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("pass the --data-dir"), "{message}");
+}
