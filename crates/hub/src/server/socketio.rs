@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::edge::{admit, check_inbound};
 use super::metrics::Metrics;
 use super::{AppState, client_ip};
-use crate::connections::{ConnId, Encoded, Outbox, RateLimit};
+use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY};
 use crate::engine_task::{Ack, Input};
 
 /// Engine.IO packets up to this size are read (bigger messages get `too_large` and the
@@ -27,6 +27,11 @@ const MAX_READ_BYTES: u64 = 2 * 1024 * 1024;
 pub fn layer(state: AppState) -> SocketIoLayer {
     let (layer, io) = SocketIo::builder()
         .max_payload(MAX_READ_BYTES)
+        // socketioxide's default is 128 queued packets per socket; a full queue makes the hub
+        // close the connection as a slow reader. At 2 000 participants that closed ~12 % of
+        // Socket.IO connections (`synchub_slow_client_disconnects_total`) whose writers were
+        // merely descheduled for a moment. Same allowance as a `/ws` outbox.
+        .max_buffer_size(WS_OUTBOX_CAPACITY)
         .ping_interval(Duration::from_secs(10))
         .ping_timeout(Duration::from_secs(10))
         .build_layer();
