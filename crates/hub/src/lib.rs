@@ -1,6 +1,6 @@
 //! Sync Hub's composition root: the `synchub` command and the room server that wires the pure
 //! core (`synchub-hrv`, `synchub-protocol`, `synchub-session`) to sockets, the SQLite store
-//! (`synchub-store`), mDNS and, later, Bluetooth and the central database.
+//! (`synchub-store`), mDNS and the central database (`synchub-cloud`); Bluetooth comes later.
 //!
 //! # Roles
 //!
@@ -15,10 +15,11 @@
 //! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
 //!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
 //! - [`analyze`], [`recording`]: `synchub analyze`, the offline report of one recording.
+//! - [`sync_command`], [`research_command`]: `synchub sync` and `synchub research …`.
 //!
 //! ```no_run
 //! use clap::Parser;
-//! let cli = synchub::cli::Cli::parse_from(["synchub", "analyze", "examples/paced-breathing.txt"]);
+//! let cli = synchub::cli::Cli::parse_from(["synchub", "analyze", "examples/settling.txt"]);
 //! synchub::cli::run(cli).unwrap();
 //! ```
 //!
