@@ -260,6 +260,11 @@ fn fields_has_key(data: &Value, key: &str) -> bool {
     data.as_object().is_some_and(|map| map.contains_key(key))
 }
 
+/// The fields of `join_session`, read from any object (a strap assignment carries them too).
+pub(crate) fn decode_join_fields(fields: &Fields<'_>) -> Result<JoinSession, DecodeError> {
+    decode_join_session(fields)
+}
+
 fn decode_join_session(fields: &Fields<'_>) -> Result<JoinSession, DecodeError> {
     let intention = decode_intention(fields)?;
     let chant_id = fields.optional_non_empty_string("chantId", MAX_CHANT_ID_BYTES)?;

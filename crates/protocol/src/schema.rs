@@ -20,8 +20,8 @@ use crate::hub::{
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
 };
 use crate::rest::{
-    ApiErrorBody, Health, HubInfo, LegacyErrorBody, ParticipantList, ResearchStatsBody, Schedule,
-    SessionInfo, SessionList,
+    ApiErrorBody, Health, HubInfo, LegacyErrorBody, PacerRequest, ParticipantList,
+    ResearchStatsBody, Schedule, SessionInfo, SessionList, StrapAssignRequest, StrapList,
 };
 
 /// One generated schema and the file it belongs in.
@@ -185,6 +185,24 @@ pub fn schema_files() -> Vec<SchemaFile> {
         file(
             "rest.participant_list.json",
             schema_of::<ParticipantList>(Emitted, "GET /api/participants response (facilitator)."),
+        ),
+        file(
+            "rest.pacer.json",
+            schema_of::<PacerRequest>(
+                Accepted,
+                "PUT /api/pacer request body (facilitator); the answer is the `pacer` event's body.",
+            ),
+        ),
+        file(
+            "rest.strap_list.json",
+            schema_of::<StrapList>(Emitted, "GET /api/straps response (facilitator)."),
+        ),
+        file(
+            "rest.strap_assign.json",
+            schema_of::<StrapAssignRequest>(
+                Accepted,
+                "POST /api/straps/{id}/assign request body (facilitator).",
+            ),
         ),
         file(
             "rest.research_stats.json",

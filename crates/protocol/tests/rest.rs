@@ -201,3 +201,80 @@ fn every_hub_event_name_is_known_to_the_decoder() {
         ErrorCode::UnknownEvent
     );
 }
+
+#[test]
+fn a_pacer_body_needs_a_pace_and_may_keep_the_ratio() {
+    use synchub_protocol::rest::PacerRequest;
+    assert_eq!(
+        PacerRequest::decode(&json!({"breathsPerMin": 6})),
+        Ok(PacerRequest {
+            breaths_per_min: 6.0,
+            inhale_ratio: None
+        })
+    );
+    assert_eq!(
+        PacerRequest::decode(&json!({"breathsPerMin": 5.5, "inhaleRatio": 0.4}))
+            .unwrap()
+            .inhale_ratio,
+        Some(0.4)
+    );
+    for (body, expected) in [
+        (json!({}), "PUT /api/pacer: field `breathsPerMin`: missing"),
+        (
+            json!({"breathsPerMin": 0}),
+            "PUT /api/pacer: field `breathsPerMin`: out of range (allowed: 1..=30)",
+        ),
+        (
+            json!({"breathsPerMin": "6"}),
+            "PUT /api/pacer: field `breathsPerMin`: expected a number, found a string",
+        ),
+        (
+            json!({"breathsPerMin": 6, "inhaleRatio": 1}),
+            "PUT /api/pacer: field `inhaleRatio`: out of range (allowed: 0.1..=0.9)",
+        ),
+    ] {
+        assert_eq!(
+            PacerRequest::decode(&body).unwrap_err().to_string(),
+            expected,
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn a_strap_assignment_carries_a_label_and_the_join_fields() {
+    use synchub_protocol::rest::StrapAssignRequest;
+    let assigned = StrapAssignRequest::decode(&json!({
+        "label": "  Seat 4 ",
+        "intention": "grief",
+        "consent": {"research": true}
+    }))
+    .unwrap();
+    assert_eq!(assigned.label, "Seat 4");
+    assert!(assigned.join.research_consented());
+    assert!(assigned.join.intention.is_some());
+
+    let bare = StrapAssignRequest::decode(&json!({"label": "Ana"})).unwrap();
+    assert!(!bare.join.research_consented(), "absent consent is no");
+
+    for (body, expected) in [
+        (
+            json!({"intention": "grief"}),
+            "POST /api/straps/{id}/assign: field `label`: missing",
+        ),
+        (
+            json!({"label": "   "}),
+            "POST /api/straps/{id}/assign: field `label`: invalid value (allowed: a label that is not blank)",
+        ),
+        (
+            json!({"label": "Ana", "consent": {"research": "yes"}}),
+            "POST /api/straps/{id}/assign: field `consent.research`: expected a boolean, found a string",
+        ),
+    ] {
+        assert_eq!(
+            StrapAssignRequest::decode(&body).unwrap_err().to_string(),
+            expected,
+            "{body}"
+        );
+    }
+}
