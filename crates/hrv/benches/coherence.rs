@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use synchub_hrv::{Beat, CoherenceAnalyzer, StreamConfig, StreamingAnalyzer};
+use synchub_hrv::{Beat, CoherenceAnalyzer, StreamConfig, StreamWorkspace, StreamingAnalyzer};
 
 /// Paced breathing with a little irregularity, as a live participant would give.
 fn rr_at(t_secs: f64, beat: usize) -> f64 {
@@ -64,17 +64,21 @@ fn coherence(c: &mut Criterion) {
             ..StreamConfig::default()
         });
         let (mut t_secs, mut count) = (0.0, 0usize);
+        let mut workspace = StreamWorkspace::new();
         let mut push_until = move |live: &mut StreamingAnalyzer, until_secs: f64| {
             while t_secs < until_secs {
                 let rr_ms = rr_at(t_secs, count);
                 t_secs += rr_ms / 1000.0;
                 count += 1;
-                live.push(Beat {
-                    time_secs: t_secs,
-                    rr_ms,
-                })
+                live.push(
+                    Beat {
+                        time_secs: t_secs,
+                        rr_ms,
+                    },
+                    &mut workspace,
+                )
                 .unwrap();
-                while live.poll_result().is_some() {}
+                while live.poll_result(&mut workspace).is_some() {}
             }
         };
         push_until(&mut live, 120.0);

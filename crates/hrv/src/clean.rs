@@ -558,16 +558,28 @@ fn move_to_midpoints(beats: &mut [WorkingBeat], indices: &[usize]) {
     }
 }
 
+/// The scratch of one live cleaning decision: the feature series over the 51-beat context and
+/// the decisions found. Nothing in it survives a decision, so one is shared by every
+/// participant's [`StreamingCleaner`] (it lives in [`crate::StreamWorkspace`]) instead of
+/// costing each of them about 5 KiB.
+#[derive(Debug, Default)]
+pub(crate) struct CleaningScratch {
+    features: Features,
+    decisions: Vec<(usize, ArtifactKind)>,
+}
+
 /// Cleaning one live beat at a time: a beat is final once [`LOOKAHEAD_BEATS`] later beats
 /// have arrived. Decisions use the corrected history (up to 45 beats) plus the look-ahead, so
 /// the 91-beat thresholds are computed over the 51 beats that exist at decision time.
+///
+/// It holds only what must persist between beats (the corrected history, the beats waiting
+/// for look-ahead, a carried short interval, a counter); the working space of a decision is a
+/// [`CleaningScratch`] passed in.
 #[derive(Debug, Default)]
 pub(crate) struct StreamingCleaner {
     history_rr_ms: VecDeque<f64>,
     pending: VecDeque<WorkingBeat>,
     short_carry_ms: f64,
-    features: Features,
-    decisions: Vec<(usize, ArtifactKind)>,
     detected: usize,
 }
 
@@ -626,7 +638,7 @@ impl StreamingCleaner {
     }
 
     /// The next final beat and whether a correction touched it, once enough look-ahead exists.
-    pub(crate) fn pop_final(&mut self) -> Option<(Beat, bool)> {
+    pub(crate) fn pop_final(&mut self, scratch: &mut CleaningScratch) -> Option<(Beat, bool)> {
         if self.pending.len() <= LOOKAHEAD_BEATS {
             return None;
         }
@@ -636,11 +648,11 @@ impl StreamingCleaner {
             .iter()
             .copied()
             .chain(self.pending.iter().map(|b| b.rr_ms));
-        self.decisions.clear();
-        if self.features.compute_for_stream(context, j) {
-            decide(&self.features, j, &mut self.decisions);
+        scratch.decisions.clear();
+        if scratch.features.compute_for_stream(context, j) {
+            decide(&scratch.features, j, &mut scratch.decisions);
         }
-        let kind = self
+        let kind = scratch
             .decisions
             .iter()
             .find(|&&(index, _)| index == j)
@@ -817,10 +829,11 @@ mod tests {
         rr[100] += rr[101];
         rr.remove(101);
         let mut cleaner = StreamingCleaner::new();
+        let mut scratch = CleaningScratch::default();
         let mut out = Vec::new();
         for beat in beats_from_rr_ms(&rr) {
             cleaner.push(beat);
-            while let Some(final_beat) = cleaner.pop_final() {
+            while let Some(final_beat) = cleaner.pop_final(&mut scratch) {
                 out.push(final_beat);
             }
         }

@@ -15,7 +15,9 @@
 //!   spline, detrend, Hann, 2048-point periodogram, peak ± 0.015 Hz against 0.0033–0.4 Hz).
 //!   It owns its FFT plan and scratch buffers and allocates nothing per window.
 //! - [`StreamingAnalyzer`]: one participant live: beats in, a result every 5 s of beat time
-//!   out, with 5 beats of look-ahead for cleaning and bounded memory.
+//!   out, with 5 beats of look-ahead for cleaning and bounded memory. It keeps only the
+//!   participant's state (about 3 KiB); the FFT plan and every scratch buffer live in a
+//!   [`StreamWorkspace`] that the caller shares between all its analysers.
 //! - [`analyze_recording`], [`analyze_beats`]: whole recordings (cleaning, time and frequency
 //!   domain, all coherence windows).
 //! - [`time_domain`], [`frequency_domain`]: classic HRV metrics (Task Force 1996).
@@ -82,7 +84,7 @@ pub use recording::{
     AnalysisError, RecordingOptions, RecordingReport, analyze_beats, analyze_recording,
     beats_from_rr_ms,
 };
-pub use stream::{BeatRejected, StreamConfig, StreamingAnalyzer};
+pub use stream::{BeatRejected, StreamConfig, StreamWorkspace, StreamingAnalyzer};
 pub use time_domain::{TimeDomain, time_domain};
 
 /// The version of every number in this crate; stored with every score.

@@ -6,13 +6,21 @@
 //! Between 32 and 64 s of final beats the result covers what there is and is marked
 //! [`Quality::WarmingUp`]. Memory is the last window plus a margin, in ring buffers, so an
 //! analyser can run for days.
+//!
+//! A hub runs one analyser per participant, thousands of them, so an analyser keeps only what
+//! must persist between beats: the held beats, the cleaner's history and look-ahead, the
+//! schedule of results and the latest result (about 3 KiB for a normal heart rate). The FFT
+//! plan, the spectrum, the spline and the cleaning features are only needed while a beat is
+//! decided or a window computed; they live in one [`StreamWorkspace`] that the caller owns and
+//! passes in, one per engine (or per thread) rather than one per participant (they were about
+//! 110 KiB per analyser when each analyser owned them).
 
 use std::collections::VecDeque;
 
-use crate::clean::StreamingCleaner;
-use crate::coherence::{CoherenceAnalyzer, CoherenceWindow, Quality, SAMPLE_RATE_HZ};
+use crate::clean::{CleaningScratch, StreamingCleaner};
+use crate::coherence::{CoherenceAnalyzer, CoherenceWindow, Quality, SAMPLE_RATE_HZ, WINDOW_KNOTS};
 use crate::spline::CubicSpline;
-use crate::time_domain::{TimeDomain, time_domain};
+use crate::time_domain::{TimeDomain, time_domain_of};
 use crate::{Beat, InvalidRr, validate_rr_ms};
 
 /// Beats kept beyond the window, seconds: one knot before the window start is always kept on
@@ -65,12 +73,47 @@ pub enum BeatRejected {
     InvalidTime,
 }
 
-/// Live analysis of one participant's beats.
+/// The working space of live analysis, shared by any number of [`StreamingAnalyzer`]s: the
+/// coherence window's FFT plan and buffers ([`CoherenceAnalyzer`]), the cleaning features, and
+/// the spline of [`StreamingAnalyzer::heart_rate_series`]. Nothing in it outlives one call, so
+/// which workspace a call gets changes no result. Own one per engine (or per thread) and pass
+/// it to every analyser's [`StreamingAnalyzer::push`], [`StreamingAnalyzer::poll_result`] and
+/// [`StreamingAnalyzer::heart_rate_series`]; it is about 130 KiB, and once it has seen a
+/// window it allocates nothing more.
+#[derive(Debug)]
+pub struct StreamWorkspace {
+    coherence: CoherenceAnalyzer,
+    cleaning: CleaningScratch,
+    spline: CubicSpline,
+    knots_x: Vec<f64>,
+    knots_y: Vec<f64>,
+}
+
+impl Default for StreamWorkspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamWorkspace {
+    /// Plans the FFT and sizes the buffers for a 64 s window.
+    pub fn new() -> Self {
+        Self {
+            coherence: CoherenceAnalyzer::new(),
+            cleaning: CleaningScratch::default(),
+            spline: CubicSpline::with_capacity(WINDOW_KNOTS),
+            knots_x: Vec::with_capacity(WINDOW_KNOTS),
+            knots_y: Vec::with_capacity(WINDOW_KNOTS),
+        }
+    }
+}
+
+/// Live analysis of one participant's beats. It holds the participant's state only; the
+/// working space of a computation is a [`StreamWorkspace`] passed to each call.
 #[derive(Debug)]
 pub struct StreamingAnalyzer {
     config: StreamConfig,
     cleaner: Option<StreamingCleaner>,
-    analyzer: CoherenceAnalyzer,
     // Final beats, oldest first.
     times_secs: VecDeque<f64>,
     rr_ms: VecDeque<f64>,
@@ -93,11 +136,12 @@ impl StreamingAnalyzer {
             warmup_secs: finite_or(config.warmup_secs, 32.0).clamp(2.0, window_secs),
             clean: config.clean,
         };
-        let capacity = (window_secs * 4.0) as usize + 16;
+        // Room for the window and margin at 120 bpm; a faster heart grows the buffers once
+        // (they never shrink), so the steady state still allocates nothing.
+        let capacity = ((window_secs + MARGIN_SECS) * 2.0) as usize + 8;
         Self {
             config,
             cleaner: config.clean.then(StreamingCleaner::new),
-            analyzer: CoherenceAnalyzer::new(),
             times_secs: VecDeque::with_capacity(capacity),
             rr_ms: VecDeque::with_capacity(capacity),
             artifact: VecDeque::with_capacity(capacity),
@@ -114,8 +158,12 @@ impl StreamingAnalyzer {
     }
 
     /// Beats must come in time order; duplicates/out-of-order beats are rejected, not
-    /// panicked on.
-    pub fn push(&mut self, beat: Beat) -> Result<(), BeatRejected> {
+    /// panicked on. `workspace` is scratch for the cleaning decisions (any workspace will do).
+    pub fn push(
+        &mut self,
+        beat: Beat,
+        workspace: &mut StreamWorkspace,
+    ) -> Result<(), BeatRejected> {
         validate_rr_ms(beat.rr_ms).map_err(BeatRejected::Invalid)?;
         if !beat.time_secs.is_finite() {
             return Err(BeatRejected::InvalidTime);
@@ -132,7 +180,8 @@ impl StreamingAnalyzer {
         match &mut self.cleaner {
             Some(cleaner) => {
                 cleaner.push(beat);
-                while let Some((final_beat, corrected)) = cleaner.pop_final() {
+                while let Some((final_beat, corrected)) = cleaner.pop_final(&mut workspace.cleaning)
+                {
                     Self::hold(
                         &mut self.times_secs,
                         &mut self.rr_ms,
@@ -196,8 +245,8 @@ impl StreamingAnalyzer {
     /// advanced by `step_secs` (on a fixed grid from the first result: on average exactly one
     /// result per `step_secs` of beat time), warming-up results once `warmup_secs` of final
     /// beats exist, full windows from `window_secs`. Returns at most one result per call;
-    /// call until `None`.
-    pub fn poll_result(&mut self) -> Option<CoherenceWindow> {
+    /// call until `None`. The window is computed in `workspace` (any workspace will do).
+    pub fn poll_result(&mut self, workspace: &mut StreamWorkspace) -> Option<CoherenceWindow> {
         let final_secs = *self.times_secs.back()?;
         let first_secs = self.first_final_secs?;
         let span_secs = final_secs - first_secs;
@@ -231,7 +280,8 @@ impl StreamingAnalyzer {
         let rr = self.rr_ms.make_contiguous();
         let artifact = self.artifact.make_contiguous();
         let mut window =
-            self.analyzer
+            workspace
+                .coherence
                 .analyze_window(times, rr, artifact, start_secs, window_secs)?;
         if warming_up && window.quality == Quality::Good {
             window.quality = Quality::WarmingUp;
@@ -245,24 +295,29 @@ impl StreamingAnalyzer {
         self.latest.as_ref()
     }
 
-    /// Time domain over the final beats of the latest result's window.
+    /// Time domain over the final beats of the latest result's window (read in place:
+    /// nothing is allocated).
     pub fn window_time_domain(&self) -> Option<TimeDomain> {
         let window = self.latest.as_ref()?;
-        let rr: Vec<f64> = self
-            .times_secs
-            .iter()
-            .zip(&self.rr_ms)
-            .filter(|&(&t, _)| t >= window.start_secs && t <= window.end_secs)
-            .map(|(_, &rr)| rr)
-            .collect();
-        time_domain(&rr)
+        // Held beats are sorted by time, so the window's beats are one range.
+        let first = self.times_secs.partition_point(|&t| t < window.start_secs);
+        let end = self.times_secs.partition_point(|&t| t <= window.end_secs);
+        time_domain_of(self.rr_ms.range(first..end.max(first)).copied())
     }
 
     /// Instantaneous heart rate (bpm, `60 000 / rr`) of the final beats, resampled at 4 Hz
     /// with the same not-a-knot spline on `g_n = end − window + n/4` for `n/4 < window`, into
     /// `out` (cleared first). False, with `out` empty, when the held beats do not reach from
-    /// at or before the first grid point to at or after the last.
-    pub fn heart_rate_series(&self, end_secs: f64, window_secs: f64, out: &mut Vec<f64>) -> bool {
+    /// at or before the first grid point to at or after the last. The spline is fitted in
+    /// `workspace` (any workspace will do), so a call allocates nothing once `out` and the
+    /// workspace have grown to the window.
+    pub fn heart_rate_series(
+        &self,
+        end_secs: f64,
+        window_secs: f64,
+        out: &mut Vec<f64>,
+        workspace: &mut StreamWorkspace,
+    ) -> bool {
         out.clear();
         if !end_secs.is_finite() || !window_secs.is_finite() || window_secs <= 0.0 {
             return false;
@@ -283,10 +338,17 @@ impl StreamingAnalyzer {
         if last >= times.len() {
             return false;
         }
-        let knots_x: Vec<f64> = (first..=last).map(|i| times[i] - start_secs).collect();
-        let knots_y: Vec<f64> = (first..=last).map(|i| 60_000.0 / self.rr_ms[i]).collect();
-        let mut spline = CubicSpline::new();
-        if !spline.fit(&knots_x, &knots_y) {
+        let StreamWorkspace {
+            spline,
+            knots_x,
+            knots_y,
+            ..
+        } = workspace;
+        knots_x.clear();
+        knots_y.clear();
+        knots_x.extend((first..=last).map(|i| times[i] - start_secs));
+        knots_y.extend((first..=last).map(|i| 60_000.0 / self.rr_ms[i]));
+        if !spline.fit(knots_x, knots_y) {
             return false;
         }
         out.resize(samples, 0.0);

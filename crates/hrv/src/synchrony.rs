@@ -144,18 +144,73 @@ pub struct GroupSynchrony {
 
 /// Computes pairwise synchrony and the group's Kuramoto index; keeps FFT plans and per-call
 /// buffers so that steady-state rounds allocate only their output.
+///
+/// A round is [`SynchronyAnalyzer::group`] in one call, or the same steps one at a time so a
+/// caller can spread a large room's round over several turns and needs no series of its own
+/// beyond the one being added: [`SynchronyAnalyzer::begin_round`], one
+/// [`SynchronyAnalyzer::add_series`] per participant (O(samples) each, surrogate and Kuramoto
+/// sums included), [`SynchronyAnalyzer::plan_round`] (draws the pairs),
+/// [`SynchronyAnalyzer::compute_pairs`] until it returns true, and
+/// [`SynchronyAnalyzer::finish_round`]. Both give identical results for the same series and
+/// seed.
+///
+/// Memory: per usable participant of the latest round it keeps the detrended series
+/// (`f32`), the phasors and the lag statistics of the series and of its surrogate, about
+/// 8.5 KiB at 256 samples. Surrogates are rotations of the real data, so they are not stored:
+/// each pair rotates the two series it needs into scratch buffers.
 pub struct SynchronyAnalyzer {
     phases: PhaseExtractor,
     real: Prepared,
-    surrogate: Prepared,
-    /// Indices (into the caller's slice) of the usable participants of the current call.
+    /// Indices (into the caller's series, counted by `add_series`) of the usable participants.
     usable: Vec<usize>,
+    /// Series added in the current round, usable or not.
+    added: usize,
+    /// Per usable slot, its surrogate's circular shift.
+    shifts: Vec<usize>,
+    /// The round's random source: surrogate shifts as series are added, then the pairs.
+    rng: SmallRng,
+    /// Surrogate phasors summed over the usable slots (the real ones are in `phase_sum_*`).
+    surrogate_sum_re: Vec<f64>,
+    surrogate_sum_im: Vec<f64>,
+    /// Per usable slot, the lag statistics of its surrogate (layout of `Prepared::lag_stats`).
+    surrogate_lag_stats: Vec<f64>,
+    /// One pair's surrogate data, rotated from the real slots: the lead series, the follower
+    /// with its zero padding, and both phasors.
+    surrogate_pair: SurrogatePair,
     phase_sum_re: Vec<f64>,
     phase_sum_im: Vec<f64>,
     /// Detrended values and phasors of one series, for [`SynchronyAnalyzer::kuramoto`].
     one_series: [Vec<f64>; 3],
-    /// The slots of the pairs computed in this round.
+    /// The slots of the pairs of this round.
     pair_slots: Vec<(usize, usize)>,
+    /// Progress and partial results of the round in progress.
+    round: RoundProgress,
+}
+
+/// Where a round stands between [`SynchronyAnalyzer::plan_round`] and
+/// [`SynchronyAnalyzer::finish_round`].
+#[derive(Debug, Default)]
+struct RoundProgress {
+    index: f64,
+    surrogate_index: f64,
+    pairs: Vec<PairSynchrony>,
+    next_pair: usize,
+    strength_sum: f64,
+    surrogate_strength_sum: f64,
+}
+
+/// Scratch for one surrogate pair (see [`SynchronyAnalyzer::surrogate_pair`]).
+#[derive(Debug, Default)]
+struct SurrogatePair {
+    /// The lead slot currently rotated into `lead`/`lead_re`/`lead_im` (pairs come sorted by
+    /// lead, so it changes about once per participant).
+    lead_slot: Option<usize>,
+    lead: Vec<f32>,
+    lead_re: Vec<f64>,
+    lead_im: Vec<f64>,
+    follow_padded: Vec<f32>,
+    follow_re: Vec<f64>,
+    follow_im: Vec<f64>,
 }
 
 impl fmt::Debug for SynchronyAnalyzer {
@@ -173,12 +228,19 @@ impl SynchronyAnalyzer {
         Self {
             phases: PhaseExtractor::new(samples),
             real: Prepared::default(),
-            surrogate: Prepared::default(),
             usable: Vec::new(),
+            added: 0,
+            shifts: Vec::new(),
+            rng: SmallRng::seed_from_u64(0),
+            surrogate_sum_re: Vec::new(),
+            surrogate_sum_im: Vec::new(),
+            surrogate_lag_stats: Vec::new(),
+            surrogate_pair: SurrogatePair::default(),
             phase_sum_re: Vec::new(),
             phase_sum_im: Vec::new(),
             one_series: Default::default(),
             pair_slots: Vec::new(),
+            round: RoundProgress::default(),
         }
     }
 
@@ -195,7 +257,7 @@ impl SynchronyAnalyzer {
         if a.len() != b.len() {
             return unusable;
         }
-        self.prepare_all(&[a, b]);
+        self.prepare_all(&[a, b], 0);
         if self.usable.len() < 2 {
             return unusable;
         }
@@ -244,50 +306,163 @@ impl SynchronyAnalyzer {
     /// give the same result). Up to that many usable participants every pair is computed and
     /// `max_pairs` is not used.
     pub fn group(&mut self, series: &[&[f64]], seed: u64, max_pairs: usize) -> GroupSynchrony {
-        let mut rng = SmallRng::seed_from_u64(seed);
-        self.prepare_all(series);
-        let usable = self.usable.len();
-        let samples = self.phases.samples;
+        self.prepare_all(series, seed);
+        self.plan_round(max_pairs);
+        while !self.compute_pairs(usize::MAX) {}
+        self.finish_round()
+    }
 
-        // Shifts first, one per usable participant, so the pair sample below does not change
-        // the surrogates.
-        let min_shift = MIN_SHIFT_SAMPLES.min(samples / 4);
-        self.surrogate.resize(usable, samples);
-        for slot in 0..usable {
-            let shift = if usable >= 2 {
-                rng.random_range(min_shift..samples - min_shift)
-            } else {
-                0
-            };
-            self.surrogate.fill_shifted(&self.real, slot, shift);
+    /// Starts a round over series of `samples` samples (re-planning the FFT once if that is a
+    /// new workable length; series of any other length are unusable). `seed` alone drives the
+    /// surrogate shifts and the pair sample, as in [`SynchronyAnalyzer::group`]. Forgets the
+    /// previous round.
+    pub fn begin_round(&mut self, samples: usize, seed: u64) {
+        if samples != self.phases.samples && samples >= MIN_SAMPLES {
+            self.phases = PhaseExtractor::new(samples);
         }
+        let samples = self.phases.samples;
+        self.real.clear(samples);
+        self.usable.clear();
+        self.added = 0;
+        self.rng = SmallRng::seed_from_u64(seed);
+        self.shifts.clear();
+        self.surrogate_lag_stats.clear();
+        for sums in [
+            &mut self.phase_sum_re,
+            &mut self.phase_sum_im,
+            &mut self.surrogate_sum_re,
+            &mut self.surrogate_sum_im,
+        ] {
+            reset(sums, samples);
+        }
+        self.round.pairs.clear();
+        self.pair_slots.clear();
+        self.round.next_pair = 0;
+    }
 
+    /// Adds the next participant's series to the round begun by
+    /// [`SynchronyAnalyzer::begin_round`]: it is detrended and phased at once, and the caller's
+    /// buffer is free again. Returns whether it is usable; pair indices in the result count
+    /// every series added (usable or not) from 0.
+    pub fn add_series(&mut self, x: &[f64]) -> bool {
+        let index = self.added;
+        self.added += 1;
+        let samples = self.phases.samples;
+        let slot = self.real.slots;
+        self.real.push_slot();
+        let range = slot * samples..(slot + 1) * samples;
+        let detrended = &mut self.one_series[0];
+        reset(detrended, samples);
+        let ok = self.phases.prepare(
+            x,
+            detrended,
+            &mut self.real.phase_re[range.clone()],
+            &mut self.real.phase_im[range],
+        );
+        if !ok {
+            self.real.pop_slot();
+            return false;
+        }
+        let padded = self.real.padded_range(slot);
+        for (out, v) in self.real.padded[padded].iter_mut().zip(detrended.iter()) {
+            *out = *v as f32;
+        }
+        self.real.fill_lag_stats(slot);
+        self.usable.push(index);
+        self.add_surrogate(slot);
+        true
+    }
+
+    /// Draws `slot`'s surrogate shift (usable slots in order, so the shifts do not depend on
+    /// how the round was spread), computes the surrogate's lag statistics and adds both
+    /// phasor series to the Kuramoto sums.
+    fn add_surrogate(&mut self, slot: usize) {
+        let samples = self.phases.samples;
+        let min_shift = MIN_SHIFT_SAMPLES.min(samples / 4);
+        let shift = self.rng.random_range(min_shift..samples - min_shift);
+        self.shifts.push(shift);
+        let rotated = &mut self.surrogate_pair.lead;
+        reset(rotated, samples);
+        rotate_into(rotated, self.real.series(slot), shift);
+        self.surrogate_pair.lead_slot = None;
+        let start = self.surrogate_lag_stats.len();
+        self.surrogate_lag_stats
+            .resize(start + LAG_STATS * LAG_SLOTS, 0.0);
+        lag_stats_of(
+            rotated,
+            self.real.max_lag,
+            &mut self.real.prefix,
+            &mut self.surrogate_lag_stats[start..],
+        );
+        let range = slot * samples..(slot + 1) * samples;
+        let (re, im) = (
+            &self.real.phase_re[range.clone()],
+            &self.real.phase_im[range],
+        );
+        add_assign(&mut self.phase_sum_re, re);
+        add_assign(&mut self.phase_sum_im, im);
+        // Sample t of the surrogate is sample (t + shift) mod n of the real series.
+        let split = samples - shift;
+        add_assign(&mut self.surrogate_sum_re[..split], &re[shift..]);
+        add_assign(&mut self.surrogate_sum_re[split..], &re[..shift]);
+        add_assign(&mut self.surrogate_sum_im[..split], &im[shift..]);
+        add_assign(&mut self.surrogate_sum_im[split..], &im[..shift]);
+    }
+
+    /// After the last [`SynchronyAnalyzer::add_series`]: both Kuramoto indices from the sums,
+    /// and the pairs drawn (all of them up to [`ALL_PAIRS_MAX_PARTICIPANTS`] usable
+    /// participants, else `max_pairs`). O(samples + pairs).
+    pub fn plan_round(&mut self, max_pairs: usize) {
+        let usable = self.usable.len();
         let interior = self.phases.interior();
         let (index, surrogate_index) = if usable >= 2 {
             (
-                self.kuramoto_of_prepared(false, interior.clone()),
-                self.kuramoto_of_prepared(true, interior.clone()),
+                mean_resultant(
+                    &self.phase_sum_re,
+                    &self.phase_sum_im,
+                    usable,
+                    interior.clone(),
+                ),
+                mean_resultant(
+                    &self.surrogate_sum_re,
+                    &self.surrogate_sum_im,
+                    usable,
+                    interior,
+                ),
             )
         } else {
             (0.0, 0.0)
         };
+        choose_pairs(usable, max_pairs, &mut self.rng, &mut self.pair_slots);
+        self.surrogate_pair.lead_slot = None;
+        self.round = RoundProgress {
+            index,
+            surrogate_index,
+            pairs: std::mem::take(&mut self.round.pairs),
+            next_pair: 0,
+            strength_sum: 0.0,
+            surrogate_strength_sum: 0.0,
+        };
+        self.round.pairs.clear();
+        self.round.pairs.reserve(self.pair_slots.len());
+    }
 
-        choose_pairs(usable, max_pairs, &mut rng, &mut self.pair_slots);
-        let all_pairs = usable * usable.saturating_sub(1) / 2;
-        let pairs_sampled = self.pair_slots.len() < all_pairs;
-
-        let mut pairs = Vec::with_capacity(self.pair_slots.len());
-        let mut strength_sum = 0.0;
-        let mut surrogate_strength_sum = 0.0;
-        for &(sa, sb) in &self.pair_slots {
+    /// Computes up to `max_pairs` more of the planned pairs (real and surrogate); returns true
+    /// once every pair is done. Each pair costs about the same, so a caller can bound the time
+    /// of one call by the count.
+    pub fn compute_pairs(&mut self, max_pairs: usize) -> bool {
+        let interior = self.phases.interior();
+        let start = self.round.next_pair;
+        let end = start.saturating_add(max_pairs).min(self.pair_slots.len());
+        for k in start..end {
+            let (sa, sb) = self.pair_slots[k];
             let (correlation, _lag) = self.real.max_lag_correlation(sa, sb);
             let plv = self.real.plv(sa, sb, interior.clone());
             let pair_strength = strength(correlation, plv);
-            let (surrogate_correlation, _lag) = self.surrogate.max_lag_correlation(sa, sb);
-            let surrogate_plv = self.surrogate.plv(sa, sb, interior.clone());
-            strength_sum += pair_strength;
-            surrogate_strength_sum += strength(surrogate_correlation, surrogate_plv);
-            pairs.push(PairSynchrony {
+            let (surrogate_correlation, surrogate_plv) = self.surrogate_pair_figures(sa, sb);
+            self.round.strength_sum += pair_strength;
+            self.round.surrogate_strength_sum += strength(surrogate_correlation, surrogate_plv);
+            self.round.pairs.push(PairSynchrony {
                 a: self.usable[sa],
                 b: self.usable[sb],
                 correlation,
@@ -295,74 +470,106 @@ impl SynchronyAnalyzer {
                 strength: pair_strength,
             });
         }
+        self.round.next_pair = end;
+        end == self.pair_slots.len()
+    }
+
+    /// The round's result, once [`SynchronyAnalyzer::compute_pairs`] returned true (pairs not
+    /// computed by then are missing from it).
+    pub fn finish_round(&mut self) -> GroupSynchrony {
+        let all_pairs = self.usable.len() * self.usable.len().saturating_sub(1) / 2;
+        let pairs = std::mem::take(&mut self.round.pairs);
         let (mean_strength, surrogate_mean_strength) = if pairs.is_empty() {
             (0.0, 0.0)
         } else {
             let n = pairs.len() as f64;
-            (strength_sum / n, surrogate_strength_sum / n)
+            (
+                self.round.strength_sum / n,
+                self.round.surrogate_strength_sum / n,
+            )
         };
-
         GroupSynchrony {
-            participants: series.len(),
-            index,
-            surrogate_index,
+            participants: self.added,
+            index: self.round.index,
+            surrogate_index: self.round.surrogate_index,
             pairs,
-            pairs_sampled,
+            pairs_sampled: self.pair_slots.len() < all_pairs,
             mean_strength,
             surrogate_mean_strength,
         }
     }
 
-    /// Detrends and phases every usable series into `self.real`, one slot per usable series,
-    /// and records which caller indices they came from in `self.usable`.
-    fn prepare_all(&mut self, series: &[&[f64]]) {
-        self.phases.adapt_to(series);
-        let samples = self.phases.samples;
-        self.real.resize(series.len(), samples);
-        self.usable.clear();
-        for (index, x) in series.iter().enumerate() {
-            let slot = self.usable.len();
-            let range = slot * samples..(slot + 1) * samples;
-            let detrended = &mut self.one_series[0];
-            reset(detrended, samples);
-            let ok = self.phases.prepare(
-                x,
-                detrended,
-                &mut self.real.phase_re[range.clone()],
-                &mut self.real.phase_im[range],
+    /// Correlation and PLV of the surrogates of slots `a` and `b`: each slot's data rotated by
+    /// its shift into scratch (exactly what a stored surrogate slot would hold), with the
+    /// surrogate lag statistics of `plan_round`.
+    fn surrogate_pair_figures(&mut self, a: usize, b: usize) -> (f64, f64) {
+        let n = self.phases.samples;
+        let scratch = &mut self.surrogate_pair;
+        if scratch.lead_slot != Some(a) {
+            scratch.lead_slot = Some(a);
+            let shift = self.shifts[a];
+            reset(&mut scratch.lead, n);
+            reset(&mut scratch.lead_re, n);
+            reset(&mut scratch.lead_im, n);
+            rotate_into(&mut scratch.lead, self.real.series(a), shift);
+            let range = a * n..(a + 1) * n;
+            rotate_into(
+                &mut scratch.lead_re,
+                &self.real.phase_re[range.clone()],
+                shift,
             );
-            if ok {
-                let padded = self.real.padded_range(slot);
-                for (out, v) in self.real.padded[padded].iter_mut().zip(detrended.iter()) {
-                    *out = *v as f32;
-                }
-                self.real.fill_lag_stats(slot);
-                self.usable.push(index);
-            }
+            rotate_into(&mut scratch.lead_im, &self.real.phase_im[range], shift);
         }
-        self.real.slots = self.usable.len();
+        let shift = self.shifts[b];
+        if scratch.follow_padded.len() != padded_stride(n) {
+            reset(&mut scratch.follow_padded, padded_stride(n));
+        }
+        reset(&mut scratch.follow_re, n);
+        reset(&mut scratch.follow_im, n);
+        rotate_into(
+            &mut scratch.follow_padded[MAX_LAG_SAMPLES..MAX_LAG_SAMPLES + n],
+            self.real.series(b),
+            shift,
+        );
+        let range = b * n..(b + 1) * n;
+        rotate_into(
+            &mut scratch.follow_re,
+            &self.real.phase_re[range.clone()],
+            shift,
+        );
+        rotate_into(&mut scratch.follow_im, &self.real.phase_im[range], shift);
+        let stats = |slot: usize| {
+            &self.surrogate_lag_stats[slot * LAG_STATS * LAG_SLOTS..][..LAG_STATS * LAG_SLOTS]
+        };
+        let (correlation, _lag) = lag_correlation(
+            &scratch.lead,
+            &scratch.follow_padded,
+            stats(a),
+            stats(b),
+            self.real.max_lag,
+        );
+        let interior = self.phases.interior();
+        let plv = phase_locking(
+            [
+                &scratch.lead_re[interior.clone()],
+                &scratch.lead_im[interior.clone()],
+            ],
+            [
+                &scratch.follow_re[interior.clone()],
+                &scratch.follow_im[interior],
+            ],
+        );
+        (correlation, plv)
     }
 
-    fn kuramoto_of_prepared(&mut self, surrogate: bool, interior: std::ops::Range<usize>) -> f64 {
-        let prepared = if surrogate {
-            &self.surrogate
-        } else {
-            &self.real
-        };
-        let samples = prepared.samples;
-        reset(&mut self.phase_sum_re, samples);
-        reset(&mut self.phase_sum_im, samples);
-        for slot in 0..prepared.slots {
-            let range = slot * samples..(slot + 1) * samples;
-            add_assign(&mut self.phase_sum_re, &prepared.phase_re[range.clone()]);
-            add_assign(&mut self.phase_sum_im, &prepared.phase_im[range]);
+    /// Detrends and phases every usable series into `self.real`, one slot per usable series,
+    /// and records which caller indices they came from in `self.usable`.
+    fn prepare_all(&mut self, series: &[&[f64]], seed: u64) {
+        self.phases.adapt_to(series);
+        self.begin_round(self.phases.samples, seed);
+        for x in series {
+            self.add_series(x);
         }
-        mean_resultant(
-            &self.phase_sum_re,
-            &self.phase_sum_im,
-            prepared.slots,
-            interior,
-        )
     }
 }
 
@@ -638,14 +845,35 @@ const FOLLOW_SUM: usize = 2;
 const FOLLOW_INVERSE_SD: usize = 3;
 
 impl Prepared {
-    fn resize(&mut self, slots: usize, samples: usize) {
+    /// No slots, for series of `samples` samples; keeps the buffers' allocations.
+    fn clear(&mut self, samples: usize) {
         self.samples = samples;
-        self.slots = slots;
+        self.slots = 0;
         self.max_lag = MAX_LAG_SAMPLES.min(samples / 4);
-        reset(&mut self.padded, slots * padded_stride(samples));
-        reset(&mut self.phase_re, slots * samples);
-        reset(&mut self.phase_im, slots * samples);
-        reset(&mut self.lag_stats, slots * LAG_STATS * LAG_SLOTS);
+        self.padded.clear();
+        self.phase_re.clear();
+        self.phase_im.clear();
+        self.lag_stats.clear();
+    }
+
+    /// One more slot, zeroed.
+    fn push_slot(&mut self) {
+        self.slots += 1;
+        let slots = self.slots;
+        self.padded.resize(slots * padded_stride(self.samples), 0.0);
+        self.phase_re.resize(slots * self.samples, 0.0);
+        self.phase_im.resize(slots * self.samples, 0.0);
+        self.lag_stats.resize(slots * LAG_STATS * LAG_SLOTS, 0.0);
+    }
+
+    /// Drops the last slot.
+    fn pop_slot(&mut self) {
+        self.slots -= 1;
+        let slots = self.slots;
+        self.padded.truncate(slots * padded_stride(self.samples));
+        self.phase_re.truncate(slots * self.samples);
+        self.phase_im.truncate(slots * self.samples);
+        self.lag_stats.truncate(slots * LAG_STATS * LAG_SLOTS);
     }
 
     fn padded_slot(&self, slot: usize) -> &[f32] {
@@ -663,144 +891,165 @@ impl Prepared {
         &self.padded[self.padded_range(slot)]
     }
 
+    /// The [`LAG_STATS`] rows of `slot`.
+    fn slot_stats(&self, slot: usize) -> &[f64] {
+        &self.lag_stats[slot * LAG_STATS * LAG_SLOTS..][..LAG_STATS * LAG_SLOTS]
+    }
+
+    #[cfg(test)]
     fn stats(&self, slot: usize, row: usize) -> &[f64; LAG_SLOTS] {
-        let start = (slot * LAG_STATS + row) * LAG_SLOTS;
-        self.lag_stats[start..start + LAG_SLOTS]
-            .try_into()
-            .expect("a row of lag_stats is LAG_SLOTS long")
+        stats_row(self.slot_stats(slot), row)
     }
 
     /// Fills the overlap statistics of `slot` for every lag (see `lag_stats`).
     fn fill_lag_stats(&mut self, slot: usize) {
-        let n = self.samples;
         let range = self.padded_range(slot);
-        reset(&mut self.prefix, 2 * (n + 1));
-        let (sums, squares) = self.prefix.split_at_mut(n + 1);
-        for (i, v) in self.padded[range].iter().enumerate() {
-            let v = f64::from(*v);
-            sums[i + 1] = sums[i] + v;
-            squares[i + 1] = squares[i] + v * v;
-        }
-        // Sum, and inverse standard deviation over [start, end), or 0 without variance. The
-        // series have unit RMS, so a healthy overlap has a variance near its length; a tiny one
-        // has (numerically) none and says nothing about correlation.
-        let overlap_stats = |start: usize, end: usize| {
-            let count = (end - start) as f64;
-            let sum = sums[end] - sums[start];
-            let variance = (squares[end] - squares[start]) - sum * sum / count;
-            let inverse_sd = if variance > 1e-9 * count {
-                1.0 / variance.sqrt()
-            } else {
-                0.0
-            };
-            (sum, count, inverse_sd)
-        };
         let stats = &mut self.lag_stats[slot * LAG_STATS * LAG_SLOTS..][..LAG_STATS * LAG_SLOTS];
-        stats.fill(0.0);
-        for k in 0..=2 * self.max_lag {
-            let (lead, follow) = if k >= self.max_lag {
-                let shift = k - self.max_lag;
-                ((0, n - shift), (shift, n))
-            } else {
-                let shift = self.max_lag - k;
-                ((shift, n), (0, n - shift))
-            };
-            let (sum, count, inverse_sd) = overlap_stats(lead.0, lead.1);
-            stats[LEAD_MEAN * LAG_SLOTS + k] = sum / count;
-            stats[LEAD_INVERSE_SD * LAG_SLOTS + k] = inverse_sd;
-            let (sum, _, inverse_sd) = overlap_stats(follow.0, follow.1);
-            stats[FOLLOW_SUM * LAG_SLOTS + k] = sum;
-            stats[FOLLOW_INVERSE_SD * LAG_SLOTS + k] = inverse_sd;
-        }
-    }
-
-    /// Fills `slot` with `source`'s slot rotated so that sample `t` is source sample
-    /// `(t + shift) mod samples`, then its lag statistics.
-    fn fill_shifted(&mut self, source: &Prepared, slot: usize, shift: usize) {
-        let n = self.samples;
-        let range = slot * n..(slot + 1) * n;
-        let padded = self.padded_range(slot);
-        rotate_into(
-            &mut self.padded[padded.clone()],
-            &source.padded[padded],
-            shift,
-        );
-        rotate_into(
-            &mut self.phase_re[range.clone()],
-            &source.phase_re[range.clone()],
-            shift,
-        );
-        rotate_into(
-            &mut self.phase_im[range.clone()],
-            &source.phase_im[range],
-            shift,
-        );
-        self.fill_lag_stats(slot);
+        lag_stats_of(&self.padded[range], self.max_lag, &mut self.prefix, stats);
     }
 
     /// Largest Pearson correlation of `a(t)` with `b(t + lag)` over `|lag| ≤ max lag`, each lag
     /// over its overlap only; returns `(correlation, lag in samples)`, `(0, 0)` if no lag works.
     fn max_lag_correlation(&self, a: usize, b: usize) -> (f64, isize) {
-        // products[k] = Σ_t a(t)·b(t + k − max_lag); b's zero padding limits each sum to the
-        // overlap.
-        let mut products = [0.0f32; LAG_SLOTS];
-        let y = &self.padded_slot(b)[MAX_LAG_SAMPLES - self.max_lag..];
-        lagged_dot_products(self.series(a), y, &mut products);
-
-        let (lead_mean, lead_inverse_sd) =
-            (self.stats(a, LEAD_MEAN), self.stats(a, LEAD_INVERSE_SD));
-        let (follow_sum, follow_inverse_sd) =
-            (self.stats(b, FOLLOW_SUM), self.stats(b, FOLLOW_INVERSE_SD));
-        let mut best = (f64::NEG_INFINITY, 0isize);
-        for k in 0..=2 * self.max_lag {
-            let scale = lead_inverse_sd[k] * follow_inverse_sd[k];
-            if scale > 0.0 {
-                // Pearson over the overlap: (Σxy − Σx·Σy / count) / sqrt(var_x · var_y).
-                let covariance = f64::from(products[k]) - lead_mean[k] * follow_sum[k];
-                let r = (covariance * scale).clamp(-1.0, 1.0);
-                if r > best.0 {
-                    best = (r, k as isize - self.max_lag as isize);
-                }
-            }
-        }
-        if best.0.is_finite() { best } else { (0.0, 0) }
+        lag_correlation(
+            self.series(a),
+            self.padded_slot(b),
+            self.slot_stats(a),
+            self.slot_stats(b),
+            self.max_lag,
+        )
     }
 
     /// Phase-locking value of slots `a` and `b` over `interior`.
     fn plv(&self, a: usize, b: usize, interior: std::ops::Range<usize>) -> f64 {
-        if interior.is_empty() {
-            return 0.0;
-        }
         let n = self.samples;
         let (ra, rb) = (
             a * n + interior.start..a * n + interior.end,
             b * n + interior.start..b * n + interior.end,
         );
-        let (are, aim) = (&self.phase_re[ra.clone()], &self.phase_im[ra]);
-        let (bre, bim) = (&self.phase_re[rb.clone()], &self.phase_im[rb]);
-        // Σ u_a · conj(u_b) = Σ (ar·br + ai·bi) + i Σ (ai·br − ar·bi), in one pass with four
-        // independent sums of each so the compiler can use SIMD.
-        let (mut real, mut imaginary) = ([0.0f64; 4], [0.0f64; 4]);
-        let chunks = are
-            .chunks_exact(4)
-            .zip(aim.chunks_exact(4))
-            .zip(bre.chunks_exact(4).zip(bim.chunks_exact(4)));
-        for ((ar, ai), (br, bi)) in chunks {
-            for lane in 0..4 {
-                real[lane] += ar[lane] * br[lane] + ai[lane] * bi[lane];
-                imaginary[lane] += ai[lane] * br[lane] - ar[lane] * bi[lane];
+        phase_locking(
+            [&self.phase_re[ra.clone()], &self.phase_im[ra]],
+            [&self.phase_re[rb.clone()], &self.phase_im[rb]],
+        )
+    }
+}
+
+/// Row `row` of one slot's lag statistics.
+fn stats_row(stats: &[f64], row: usize) -> &[f64; LAG_SLOTS] {
+    stats[row * LAG_SLOTS..(row + 1) * LAG_SLOTS]
+        .try_into()
+        .expect("a row of lag_stats is LAG_SLOTS long")
+}
+
+/// The overlap statistics of `series` for every lag up to `max_lag` (see
+/// [`Prepared::lag_stats`]) into `stats`; `prefix` is scratch.
+fn lag_stats_of(series: &[f32], max_lag: usize, prefix: &mut Vec<f64>, stats: &mut [f64]) {
+    let n = series.len();
+    reset(prefix, 2 * (n + 1));
+    let (sums, squares) = prefix.split_at_mut(n + 1);
+    for (i, v) in series.iter().enumerate() {
+        let v = f64::from(*v);
+        sums[i + 1] = sums[i] + v;
+        squares[i + 1] = squares[i] + v * v;
+    }
+    // Sum, and inverse standard deviation over [start, end), or 0 without variance. The
+    // series have unit RMS, so a healthy overlap has a variance near its length; a tiny one
+    // has (numerically) none and says nothing about correlation.
+    let overlap_stats = |start: usize, end: usize| {
+        let count = (end - start) as f64;
+        let sum = sums[end] - sums[start];
+        let variance = (squares[end] - squares[start]) - sum * sum / count;
+        let inverse_sd = if variance > 1e-9 * count {
+            1.0 / variance.sqrt()
+        } else {
+            0.0
+        };
+        (sum, count, inverse_sd)
+    };
+    stats.fill(0.0);
+    for k in 0..=2 * max_lag {
+        let (lead, follow) = if k >= max_lag {
+            let shift = k - max_lag;
+            ((0, n - shift), (shift, n))
+        } else {
+            let shift = max_lag - k;
+            ((shift, n), (0, n - shift))
+        };
+        let (sum, count, inverse_sd) = overlap_stats(lead.0, lead.1);
+        stats[LEAD_MEAN * LAG_SLOTS + k] = sum / count;
+        stats[LEAD_INVERSE_SD * LAG_SLOTS + k] = inverse_sd;
+        let (sum, _, inverse_sd) = overlap_stats(follow.0, follow.1);
+        stats[FOLLOW_SUM * LAG_SLOTS + k] = sum;
+        stats[FOLLOW_INVERSE_SD * LAG_SLOTS + k] = inverse_sd;
+    }
+}
+
+/// Largest Pearson correlation of the lead series `x` with the follower (its zero-padded
+/// slot, [`padded_stride`] long) over lags within `max_lag`, from their lag statistics;
+/// `(correlation, lag in samples)`, `(0, 0)` if no lag works.
+fn lag_correlation(
+    x: &[f32],
+    follow_padded: &[f32],
+    lead_stats: &[f64],
+    follow_stats: &[f64],
+    max_lag: usize,
+) -> (f64, isize) {
+    // products[k] = Σ_t a(t)·b(t + k − max_lag); b's zero padding limits each sum to the
+    // overlap.
+    let mut products = [0.0f32; LAG_SLOTS];
+    let y = &follow_padded[MAX_LAG_SAMPLES - max_lag..];
+    lagged_dot_products(x, y, &mut products);
+
+    let (lead_mean, lead_inverse_sd) = (
+        stats_row(lead_stats, LEAD_MEAN),
+        stats_row(lead_stats, LEAD_INVERSE_SD),
+    );
+    let (follow_sum, follow_inverse_sd) = (
+        stats_row(follow_stats, FOLLOW_SUM),
+        stats_row(follow_stats, FOLLOW_INVERSE_SD),
+    );
+    let mut best = (f64::NEG_INFINITY, 0isize);
+    for k in 0..=2 * max_lag {
+        let scale = lead_inverse_sd[k] * follow_inverse_sd[k];
+        if scale > 0.0 {
+            // Pearson over the overlap: (Σxy − Σx·Σy / count) / sqrt(var_x · var_y).
+            let covariance = f64::from(products[k]) - lead_mean[k] * follow_sum[k];
+            let r = (covariance * scale).clamp(-1.0, 1.0);
+            if r > best.0 {
+                best = (r, k as isize - max_lag as isize);
             }
         }
-        let tail = are.len() / 4 * 4;
-        let (mut real, mut imaginary) = (real.iter().sum::<f64>(), imaginary.iter().sum::<f64>());
-        for t in tail..are.len() {
-            real += are[t] * bre[t] + aim[t] * bim[t];
-            imaginary += aim[t] * bre[t] - are[t] * bim[t];
-        }
-        // Both sums are at most the number of unit phasors, so the plain square root cannot
-        // overflow (`hypot` guards against that at several times the cost).
-        ((real * real + imaginary * imaginary).sqrt() / interior.len() as f64).clamp(0.0, 1.0)
     }
+    if best.0.is_finite() { best } else { (0.0, 0) }
+}
+
+/// Phase-locking value of two runs of unit phasors `[re, im]` of equal length.
+fn phase_locking([are, aim]: [&[f64]; 2], [bre, bim]: [&[f64]; 2]) -> f64 {
+    if are.is_empty() {
+        return 0.0;
+    }
+    // Σ u_a · conj(u_b) = Σ (ar·br + ai·bi) + i Σ (ai·br − ar·bi), in one pass with four
+    // independent sums of each so the compiler can use SIMD.
+    let (mut real, mut imaginary) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = are
+        .chunks_exact(4)
+        .zip(aim.chunks_exact(4))
+        .zip(bre.chunks_exact(4).zip(bim.chunks_exact(4)));
+    for ((ar, ai), (br, bi)) in chunks {
+        for lane in 0..4 {
+            real[lane] += ar[lane] * br[lane] + ai[lane] * bi[lane];
+            imaginary[lane] += ai[lane] * br[lane] - ar[lane] * bi[lane];
+        }
+    }
+    let tail = are.len() / 4 * 4;
+    let (mut real, mut imaginary) = (real.iter().sum::<f64>(), imaginary.iter().sum::<f64>());
+    for t in tail..are.len() {
+        real += are[t] * bre[t] + aim[t] * bim[t];
+        imaginary += aim[t] * bre[t] - are[t] * bim[t];
+    }
+    // Both sums are at most the number of unit phasors, so the plain square root cannot
+    // overflow (`hypot` guards against that at several times the cost).
+    ((real * real + imaginary * imaginary).sqrt() / are.len() as f64).clamp(0.0, 1.0)
 }
 
 /// `dst[t] = src[(t + shift) mod len]`.
@@ -878,7 +1127,7 @@ mod tests {
         let a = sine(256, 0.1, 0.0);
         // b runs 2 s (8 samples) behind a: b(t + 8) = a(t).
         let b = sine(256, 0.1, -TAU * 0.1 * 2.0);
-        analyzer.prepare_all(&[&a, &b]);
+        analyzer.prepare_all(&[&a, &b], 0);
         let (r, lag) = analyzer.real.max_lag_correlation(0, 1);
         assert_eq!(lag, 8);
         assert!(r > 0.999, "r = {r}");
@@ -894,7 +1143,7 @@ mod tests {
         };
         let (a, b) = (noisy(1), noisy(2));
         let mut analyzer = SynchronyAnalyzer::new(256);
-        analyzer.prepare_all(&[&a, &b]);
+        analyzer.prepare_all(&[&a, &b], 0);
         let (x, y) = (analyzer.real.series(0), analyzer.real.series(1));
         let pearson = |x: &[f32], y: &[f32]| {
             let n = x.len() as f64;
@@ -927,24 +1176,26 @@ mod tests {
     }
 
     #[test]
-    fn surrogate_slot_is_the_source_rotated() {
+    fn surrogate_statistics_are_those_of_the_rotated_series() {
         let mut analyzer = SynchronyAnalyzer::new(64);
-        let a = sine(64, 0.125, 0.3);
-        analyzer.prepare_all(&[&a]);
-        analyzer.surrogate.resize(1, 64);
-        analyzer.surrogate.fill_shifted(&analyzer.real, 0, 10);
-        for t in 0..64 {
-            let s = (t + 10) % 64;
-            assert_eq!(analyzer.surrogate.series(0)[t], analyzer.real.series(0)[s]);
-            assert_eq!(analyzer.surrogate.phase_im[t], analyzer.real.phase_im[s]);
-        }
+        let (a, b) = (sine(64, 0.125, 0.3), sine(64, 0.0625, 1.0));
+        analyzer.prepare_all(&[&a, &b], 3);
+        analyzer.plan_round(10);
+        let shift = analyzer.shifts[0];
+        assert!((16..48).contains(&shift), "{shift}");
+        // The same series rotated by hand and prepared as a real slot.
+        let mut rotated = Prepared::default();
+        rotated.clear(64);
+        rotated.push_slot();
+        let range = rotated.padded_range(0);
+        rotate_into(&mut rotated.padded[range], analyzer.real.series(0), shift);
+        rotated.fill_lag_stats(0);
+        let surrogate = &analyzer.surrogate_lag_stats[..LAG_STATS * LAG_SLOTS];
+        assert_eq!(rotated.slot_stats(0), surrogate);
         // Lag 0 covers the whole series, which a rotation does not change.
         let lag_zero = analyzer.real.max_lag;
         for row in [LEAD_MEAN, LEAD_INVERSE_SD, FOLLOW_SUM, FOLLOW_INVERSE_SD] {
-            let (real, shifted) = (
-                analyzer.real.stats(0, row),
-                analyzer.surrogate.stats(0, row),
-            );
+            let (real, shifted) = (analyzer.real.stats(0, row), stats_row(surrogate, row));
             assert!((real[lag_zero] - shifted[lag_zero]).abs() < 1e-9);
         }
     }

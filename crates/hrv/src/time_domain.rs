@@ -19,20 +19,35 @@ pub struct TimeDomain {
 
 /// Time-domain metrics; `None` with fewer than 2 intervals or any non-finite value.
 pub fn time_domain(rr_ms: &[f64]) -> Option<TimeDomain> {
-    let n = rr_ms.len();
-    if n < 2 || rr_ms.iter().any(|rr| !rr.is_finite()) {
+    time_domain_of(rr_ms.iter().copied())
+}
+
+/// [`time_domain`] over intervals that need not be contiguous in memory (a ring buffer's
+/// range), so the live analyser can report them without copying. The same sums in the same
+/// order: the results are identical to [`time_domain`]'s.
+pub(crate) fn time_domain_of(rr_ms: impl Iterator<Item = f64> + Clone) -> Option<TimeDomain> {
+    let mut n = 0usize;
+    let mut sum = 0.0;
+    for rr in rr_ms.clone() {
+        if !rr.is_finite() {
+            return None;
+        }
+        n += 1;
+        sum += rr;
+    }
+    if n < 2 {
         return None;
     }
-    let mean_rr_ms = rr_ms.iter().sum::<f64>() / n as f64;
+    let mean_rr_ms = sum / n as f64;
     let variance = rr_ms
-        .iter()
+        .clone()
         .map(|rr| (rr - mean_rr_ms).powi(2))
         .sum::<f64>()
         / (n - 1) as f64;
     let mut squared_differences = 0.0;
     let mut over_50 = 0usize;
-    for pair in rr_ms.windows(2) {
-        let difference = pair[1] - pair[0];
+    for (previous, next) in rr_ms.clone().zip(rr_ms.skip(1)) {
+        let difference = next - previous;
         squared_differences += difference * difference;
         if difference.abs() > 50.0 {
             over_50 += 1;

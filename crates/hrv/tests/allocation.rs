@@ -9,7 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use synchub_hrv::{CoherenceAnalyzer, StreamConfig, StreamingAnalyzer};
+use synchub_hrv::{CoherenceAnalyzer, StreamConfig, StreamWorkspace, StreamingAnalyzer};
 
 use crate::util::{beats, paced_sine, white_noise};
 
@@ -80,16 +80,17 @@ fn a_coherence_window_allocates_nothing_in_steady_state() {
 fn a_streaming_analyser_allocates_nothing_per_beat_in_steady_state() {
     let beats = beats(&paced_sine(900.0));
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
+    let mut workspace = StreamWorkspace::new();
     let (warm, steady) = beats.split_at(300);
     for &beat in warm {
-        analyzer.push(beat).unwrap();
-        while analyzer.poll_result().is_some() {}
+        analyzer.push(beat, &mut workspace).unwrap();
+        while analyzer.poll_result(&mut workspace).is_some() {}
     }
     let mut results = 0;
     let allocations = allocations_during(|| {
         for &beat in steady {
-            analyzer.push(beat).unwrap();
-            while analyzer.poll_result().is_some() {
+            analyzer.push(beat, &mut workspace).unwrap();
+            while analyzer.poll_result(&mut workspace).is_some() {
                 results += 1;
             }
         }

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use synchub_hrv::clean::clean_beats;
 use synchub_hrv::{
     AnalysisError, Beat, BeatRejected, CoherenceAnalyzer, RecordingOptions, StreamConfig,
-    StreamingAnalyzer, analyze_beats, analyze_recording, time_domain, validate_rr_ms,
+    StreamWorkspace, StreamingAnalyzer, analyze_beats, analyze_recording, time_domain,
+    validate_rr_ms,
 };
 
 /// Any f64 at all, with the awkward ones over-represented.
@@ -134,9 +135,10 @@ proptest! {
         clean in any::<bool>(),
     ) {
         let mut analyzer = StreamingAnalyzer::new(StreamConfig { clean, ..StreamConfig::default() });
+        let mut workspace = StreamWorkspace::new();
         let mut last: Option<f64> = None;
         for (time_secs, rr_ms) in beats {
-            let result = analyzer.push(Beat { time_secs, rr_ms });
+            let result = analyzer.push(Beat { time_secs, rr_ms }, &mut workspace);
             match (validate_rr_ms(rr_ms), result) {
                 (Err(reason), Err(rejected)) => prop_assert_eq!(rejected, BeatRejected::Invalid(reason)),
                 (Err(reason), Ok(())) => prop_assert!(false, "accepted invalid {:?}", reason),
@@ -148,12 +150,12 @@ proptest! {
                     prop_assert!(!time_secs.is_finite() || last.is_some_and(|l| time_secs <= l));
                 }
             }
-            while let Some(w) = analyzer.poll_result() {
+            while let Some(w) = analyzer.poll_result(&mut workspace) {
                 check_window_ranges(w.score, w.ratio, w.artifact_fraction, w.coverage);
             }
         }
         let mut series = Vec::new();
-        let _ = analyzer.heart_rate_series(last.unwrap_or(0.0), 64.0, &mut series);
+        let _ = analyzer.heart_rate_series(last.unwrap_or(0.0), 64.0, &mut series, &mut workspace);
         let _ = analyzer.window_time_domain();
     }
 
@@ -162,9 +164,10 @@ proptest! {
         rr in prop::collection::vec(rr_value(), 0..400),
     ) {
         let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
+        let mut workspace = StreamWorkspace::new();
         for beat in synchub_hrv::beats_from_rr_ms(&rr) {
-            prop_assert_eq!(analyzer.push(beat), Ok(()));
-            while let Some(w) = analyzer.poll_result() {
+            prop_assert_eq!(analyzer.push(beat, &mut workspace), Ok(()));
+            while let Some(w) = analyzer.poll_result(&mut workspace) {
                 check_window_ranges(w.score, w.ratio, w.artifact_fraction, w.coverage);
             }
             prop_assert!(analyzer.held_beats() < 400);

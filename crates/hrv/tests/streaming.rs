@@ -4,17 +4,21 @@
 use synchub_hrv::clean::clean_beats;
 use synchub_hrv::{
     Beat, BeatRejected, CoherenceAnalyzer, CoherenceWindow, InvalidRr, Quality, StreamConfig,
-    StreamingAnalyzer,
+    StreamWorkspace, StreamingAnalyzer,
 };
 
 use crate::util::{beats, paced_sine, white_noise};
 
 /// Push every beat, polling after each; returns the results in order.
-fn run(analyzer: &mut StreamingAnalyzer, beats: &[Beat]) -> Vec<CoherenceWindow> {
+fn run(
+    analyzer: &mut StreamingAnalyzer,
+    workspace: &mut StreamWorkspace,
+    beats: &[Beat],
+) -> Vec<CoherenceWindow> {
     let mut results = Vec::new();
     for &beat in beats {
-        analyzer.push(beat).expect("beats in order");
-        while let Some(result) = analyzer.poll_result() {
+        analyzer.push(beat, workspace).expect("beats in order");
+        while let Some(result) = analyzer.poll_result(workspace) {
             results.push(result);
         }
     }
@@ -25,7 +29,8 @@ fn run(analyzer: &mut StreamingAnalyzer, beats: &[Beat]) -> Vec<CoherenceWindow>
 fn results_come_every_five_seconds_of_beat_time() {
     let beats = beats(&paced_sine(300.0));
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
-    let results = run(&mut analyzer, &beats);
+    let mut workspace = StreamWorkspace::new();
+    let results = run(&mut analyzer, &mut workspace, &beats);
     // Due every 5 s from the first result, each window ending at the first final beat at or
     // after its due time (beats here are 0.92–1.08 s apart).
     let first_end = results[0].end_secs;
@@ -45,7 +50,8 @@ fn results_come_every_five_seconds_of_beat_time() {
 fn warming_up_between_32_and_64_seconds() {
     let beats = beats(&paced_sine(200.0));
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
-    let results = run(&mut analyzer, &beats);
+    let mut workspace = StreamWorkspace::new();
+    let results = run(&mut analyzer, &mut workspace, &beats);
     let first_final = beats[0].time_secs;
     let first = results[0];
     // No score before 32 s of final beats; the first one right after.
@@ -71,35 +77,36 @@ fn warming_up_between_32_and_64_seconds() {
 #[test]
 fn out_of_order_and_invalid_beats_are_rejected_and_change_nothing() {
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
+    let mut workspace = StreamWorkspace::new();
     let beat = |time_secs, rr_ms| Beat { time_secs, rr_ms };
-    analyzer.push(beat(10.0, 800.0)).unwrap();
+    analyzer.push(beat(10.0, 800.0), &mut workspace).unwrap();
     assert_eq!(
-        analyzer.push(beat(10.0, 800.0)),
+        analyzer.push(beat(10.0, 800.0), &mut workspace),
         Err(BeatRejected::OutOfOrder {
             time_secs: 10.0,
             last_time_secs: 10.0
         })
     );
     assert_eq!(
-        analyzer.push(beat(9.0, 800.0)),
+        analyzer.push(beat(9.0, 800.0), &mut workspace),
         Err(BeatRejected::OutOfOrder {
             time_secs: 9.0,
             last_time_secs: 10.0
         })
     );
     assert_eq!(
-        analyzer.push(beat(11.0, f64::NAN)),
+        analyzer.push(beat(11.0, f64::NAN), &mut workspace),
         Err(BeatRejected::Invalid(InvalidRr::NotFinite))
     );
     assert_eq!(
-        analyzer.push(beat(11.0, 0.0)),
+        analyzer.push(beat(11.0, 0.0), &mut workspace),
         Err(BeatRejected::Invalid(InvalidRr::NotPositive { rr_ms: 0.0 }))
     );
     assert_eq!(
-        analyzer.push(beat(f64::NAN, 800.0)),
+        analyzer.push(beat(f64::NAN, 800.0), &mut workspace),
         Err(BeatRejected::InvalidTime)
     );
-    analyzer.push(beat(10.8, 800.0)).unwrap();
+    analyzer.push(beat(10.8, 800.0), &mut workspace).unwrap();
 }
 
 #[test]
@@ -116,7 +123,8 @@ fn a_full_streaming_window_equals_the_whole_recording_window() {
             ..StreamConfig::default()
         };
         let mut analyzer = StreamingAnalyzer::new(config);
-        let results = run(&mut analyzer, &beats);
+        let mut workspace = StreamWorkspace::new();
+        let results = run(&mut analyzer, &mut workspace, &beats);
 
         let cleaned = clean_beats(&beats);
         let cleaned = if clean {
@@ -160,11 +168,12 @@ fn a_full_streaming_window_equals_the_whole_recording_window() {
 fn memory_stays_bounded_over_hours_of_beats() {
     let beats = beats(&white_noise(6.0 * 3600.0, 9));
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
+    let mut workspace = StreamWorkspace::new();
     let mut most_held = 0;
     let mut results = 0;
     for &beat in &beats {
-        analyzer.push(beat).unwrap();
-        while analyzer.poll_result().is_some() {
+        analyzer.push(beat, &mut workspace).unwrap();
+        while analyzer.poll_result(&mut workspace).is_some() {
             results += 1;
         }
         most_held = most_held.max(analyzer.held_beats());
@@ -182,17 +191,18 @@ fn memory_stays_bounded_over_hours_of_beats() {
 fn heart_rate_series_covers_only_what_the_beats_reach() {
     let beats = beats(&paced_sine(120.0));
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
-    run(&mut analyzer, &beats);
+    let mut workspace = StreamWorkspace::new();
+    run(&mut analyzer, &mut workspace, &beats);
     let last = analyzer.last_beat_time_secs().unwrap();
     let mut series = Vec::new();
-    assert!(analyzer.heart_rate_series(last, 64.0, &mut series));
+    assert!(analyzer.heart_rate_series(last, 64.0, &mut series, &mut workspace));
     assert_eq!(series.len(), 256);
     // RR 920–1080 ms is 55.6–65.2 bpm.
     assert!(
         series.iter().all(|bpm| (55.0..66.0).contains(bpm)),
         "{series:?}"
     );
-    assert!(!analyzer.heart_rate_series(last + 10.0, 64.0, &mut series));
+    assert!(!analyzer.heart_rate_series(last + 10.0, 64.0, &mut series, &mut workspace));
     assert!(series.is_empty());
     let time = analyzer.window_time_domain().unwrap();
     assert!((time.mean_rr_ms - 1000.0).abs() < 10.0, "{time:?}");
@@ -204,7 +214,8 @@ fn live_cleaning_removes_missed_and_extra_beats() {
     // cleaning (5 beats of look-ahead), every full window stays within 5 points of that.
     let damaged = crate::behaviour::with_missed_and_extra_beats(&paced_sine(600.0), 1);
     let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
-    let results = run(&mut analyzer, &beats(&damaged));
+    let mut workspace = StreamWorkspace::new();
+    let results = run(&mut analyzer, &mut workspace, &beats(&damaged));
     assert!(
         analyzer.artifacts_corrected() >= 5,
         "{}",
@@ -218,5 +229,50 @@ fn live_cleaning_removes_missed_and_extra_beats() {
     for result in full {
         assert!((result.score - 89.2).abs() <= 5.0, "{result:?}");
         assert!(result.artifact_fraction < 0.1);
+    }
+}
+
+#[test]
+fn a_shared_workspace_changes_no_result() {
+    // The hub shares one workspace between every participant's analyser; interleaving two
+    // participants through one workspace gives exactly what each gets with its own.
+    let (sine, noise) = (beats(&paced_sine(200.0)), beats(&white_noise(200.0, 3)));
+    let alone = |beats: &[Beat]| {
+        let mut analyzer = StreamingAnalyzer::new(StreamConfig::default());
+        let mut workspace = StreamWorkspace::new();
+        let results = run(&mut analyzer, &mut workspace, beats);
+        let mut series = Vec::new();
+        let end = analyzer.last_beat_time_secs().unwrap();
+        assert!(analyzer.heart_rate_series(end, 64.0, &mut series, &mut workspace));
+        (results, series)
+    };
+    let mut shared = StreamWorkspace::new();
+    let mut analyzers = [
+        StreamingAnalyzer::new(StreamConfig::default()),
+        StreamingAnalyzer::new(StreamConfig::default()),
+    ];
+    let mut results = [Vec::new(), Vec::new()];
+    for (a, b) in sine.iter().zip(&noise) {
+        for (k, beat) in [a, b].into_iter().enumerate() {
+            analyzers[k].push(*beat, &mut shared).unwrap();
+            while let Some(result) = analyzers[k].poll_result(&mut shared) {
+                results[k].push(result);
+            }
+        }
+    }
+    for (k, beats) in [
+        &sine[..sine.len().min(noise.len())],
+        &noise[..sine.len().min(noise.len())],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (expected, expected_series) = alone(beats);
+        assert!(!expected.is_empty());
+        assert_eq!(results[k], expected);
+        let mut series = Vec::new();
+        let end = analyzers[k].last_beat_time_secs().unwrap();
+        assert!(analyzers[k].heart_rate_series(end, 64.0, &mut series, &mut shared));
+        assert_eq!(series, expected_series);
     }
 }

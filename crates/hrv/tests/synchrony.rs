@@ -211,6 +211,51 @@ fn the_seed_alone_decides_the_surrogates() {
 }
 
 #[test]
+fn a_round_spread_over_steps_equals_one_call() {
+    // The hub spreads a large room's round over several wake-ups: series added one by one
+    // (some unusable), pairs computed a few at a time. Same series and seed, same result, to
+    // the bit, with all pairs and with a sample of them.
+    let mut rng = SmallRng::seed_from_u64(19);
+    let mut people: Vec<Vec<f64>> = (0..230)
+        .map(|k| {
+            let mut x = noise_series(&mut rng, 70.0, 2.0);
+            if k % 3 == 0 {
+                for (v, p) in x.iter_mut().zip(paced(k as f64 * 0.1)) {
+                    *v += p - 70.0;
+                }
+            }
+            x
+        })
+        .collect();
+    people[5] = vec![70.0; SAMPLES];
+    people[17][3] = f64::NAN;
+    for (count, max_pairs) in [(40, 20_000), (230, 3_000)] {
+        let members = &people[..count];
+        let seed = 77 + count as u64;
+        let expected = group(members, seed);
+        let expected = if count > 200 {
+            let refs: Vec<&[f64]> = members.iter().map(Vec::as_slice).collect();
+            SynchronyAnalyzer::new(SAMPLES).group(&refs, seed, max_pairs)
+        } else {
+            expected
+        };
+        let mut analyzer = SynchronyAnalyzer::new(SAMPLES);
+        analyzer.begin_round(SAMPLES, seed);
+        let usable = members.iter().filter(|x| analyzer.add_series(x)).count();
+        assert_eq!(usable, count - 2);
+        analyzer.plan_round(max_pairs);
+        let mut steps = 0;
+        while !analyzer.compute_pairs(97) {
+            steps += 1;
+        }
+        assert!(steps > 5, "{steps}");
+        let spread = analyzer.finish_round();
+        assert_eq!(spread, expected);
+        assert_eq!(spread.pairs_sampled, count > 200);
+    }
+}
+
+#[test]
 fn kuramoto_alone_equals_the_group_index() {
     let mut rng = SmallRng::seed_from_u64(17);
     let people: Vec<Vec<f64>> = (0..12)

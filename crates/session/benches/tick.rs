@@ -1,75 +1,36 @@
-//! The cost of one 1 Hz tick with 10 000 participants who all have fresh scores: group
-//! figures (with the median), the room snapshot, the stored group snapshot and the feedback
-//! due this second. Run with `cargo bench -p synchub-session --bench tick`.
+//! The cost of the engine's 1 Hz tick. Run with `cargo bench -p synchub-session --bench tick`.
+//!
+//! - `session/tick_10000`: 10 000 participants who all have fresh client scores: group figures
+//!   (with the median), the room snapshot, the stored group snapshot and the feedback due this
+//!   second.
+//! - `session/rr_plain_tick_N` and `session/rr_synchrony_tick_N`: N participants who each send
+//!   one RR batch a second (hub-side coherence, as `synchub-sim` does), after 70 s of beats; a
+//!   tick without, and the tick with, the 5-second synchrony round (all of the engine's wake-ups
+//!   until the next tick, when the round is spread over several). The sending is not timed.
+//!   The longest single wake-up of the synchrony ticks is printed at the end: it is what an
+//!   input waits for behind the engine.
+//! - `session/rr_batches_N`: the other side, one second of input: every participant's RR
+//!   batch handled (beats pushed and cleaned, the coherence window of those whose 5 s came
+//!   due, records), and the effects drained; the tick is not timed.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use synchub_session::record::ScheduleMode;
-use synchub_session::record::{DeviceKind, IntentionCategory};
-use synchub_session::{
-    Engine, EngineConfig, JoinRequest, ParticipantId, PhaseDurations, ScheduleConfig,
-};
+
+mod support;
+use support::{RrRoom, START_MS, drain};
 
 const PARTICIPANTS: usize = 10_000;
-/// 2026-01-01T10:00:00Z.
-const START_MS: i64 = 1_767_261_600_000;
-
-fn drain(engine: &mut Engine) -> usize {
-    let mut effects = 0;
-    while engine.poll_record().is_some() {
-        effects += 1;
-    }
-    while engine.poll_message().is_some() {
-        effects += 1;
-    }
-    while engine.poll_broadcast().is_some() {
-        effects += 1;
-    }
-    effects
-}
-
-fn room() -> (Engine, Vec<ParticipantId>) {
-    // One very long manual session, so however many iterations criterion runs, the session
-    // is still in its active phase.
-    let config = EngineConfig {
-        schedule: ScheduleConfig {
-            mode: ScheduleMode::Manual,
-            phases: PhaseDurations {
-                preparation_secs: 0,
-                active_secs: 100_000_000,
-                integration_secs: 0,
-            },
-        },
-        ..EngineConfig::default()
-    };
-    let mut engine = Engine::new(config, START_MS, [3; 32]).expect("engine");
-    engine.handle_start_session(START_MS).expect("start");
-    let ids = (0..PARTICIPANTS)
-        .map(|k| {
-            engine
-                .handle_join(
-                    START_MS + (k % 1000) as i64,
-                    JoinRequest {
-                        pseudonym: format!("{k:064x}"),
-                        intention: Some(IntentionCategory::Other),
-                        research_consent: true,
-                        device: DeviceKind::Sim,
-                        clock_offset_ms: None,
-                    },
-                )
-                .expect("join")
-        })
-        .collect();
-    drain(&mut engine);
-    (engine, ids)
-}
 
 // The bench measures wall time, which the pure crate's clippy.toml bans in library code.
 #[allow(clippy::disallowed_methods)]
 fn tick(c: &mut Criterion) {
-    let (mut engine, ids) = room();
+    let mut engine = support::engine();
+    let ids: Vec<_> = (0..PARTICIPANTS)
+        .map(|k| support::join(&mut engine, k, START_MS + (k % 1000) as i64))
+        .collect();
+    drain(&mut engine);
     let mut now_ms = START_MS + 1_000;
     c.bench_function("session/tick_10000", |b| {
         b.iter_custom(|iterations| {
@@ -95,5 +56,72 @@ fn tick(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick);
+#[allow(clippy::disallowed_methods, clippy::print_stderr)]
+fn rr_ticks(c: &mut Criterion) {
+    for participants in [2_000, 10_000] {
+        let mut room = RrRoom::new(participants);
+        for _ in 0..70 {
+            room.send_second();
+            room.tick();
+        }
+        let mut group = c.benchmark_group("session");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5));
+        group.bench_function(format!("rr_plain_tick_{participants}"), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                let mut done = 0;
+                while done < iterations {
+                    room.send_second();
+                    let started = Instant::now();
+                    let (synchrony, _) = room.tick();
+                    if !synchrony {
+                        total += started.elapsed();
+                        done += 1;
+                    }
+                }
+                total
+            });
+        });
+        group.bench_function(format!("rr_batches_{participants}"), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let started = Instant::now();
+                    room.send_second();
+                    total += started.elapsed();
+                    room.tick();
+                }
+                total
+            });
+        });
+        let mut longest_wake = Duration::ZERO;
+        group.bench_function(format!("rr_synchrony_tick_{participants}"), |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                let mut done = 0;
+                while done < iterations {
+                    room.send_second();
+                    let started = Instant::now();
+                    let (synchrony, longest) = room.tick();
+                    if synchrony {
+                        total += started.elapsed();
+                        longest_wake = longest_wake.max(longest);
+                        done += 1;
+                    }
+                }
+                total
+            });
+        });
+        group.finish();
+        eprintln!(
+            "rr_synchrony_tick_{participants}: longest single wake-up {:.1} ms",
+            longest_wake.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+criterion_group!(benches, tick, rr_ticks);
 criterion_main!(benches);

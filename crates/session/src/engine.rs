@@ -9,17 +9,19 @@
 //!
 //! Per input the work is O(1) (or O(batch) for RR): nothing is recomputed for the whole room
 //! when one participant speaks. The room is visited once per 1 Hz tick, in O(n) plus an O(n)
-//! selection for the median, and once every 5 s for synchrony.
+//! selection for the median, and once every 5 s for synchrony (spread over several wake-ups
+//! in a large room, so no single call holds the caller up for the whole round).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use synchub_hrv::synchrony::SynchronyAnalyzer;
 use synchub_hrv::{
-    ALGORITHM, Beat, CoherencePhase, Quality, StreamConfig, StreamingAnalyzer, validate_rr_ms,
+    ALGORITHM, Beat, CoherencePhase, Quality, StreamConfig, StreamWorkspace, StreamingAnalyzer,
+    validate_rr_ms,
 };
 
 use crate::effect::{
@@ -32,7 +34,7 @@ use crate::ids::{ParticipantId, ResumeToken, SessionId};
 use crate::input::{
     EngineConfig, JoinRequest, ParticipantView, RestoredSession, RrBatch, RrOutcome,
 };
-use crate::participant::{Connection, LatestScore, Participant, SeqState};
+use crate::participant::{Connection, LatestScore, Participant, SeqLog, SeqState};
 use crate::record::{
     BeatBatch, GroupSnapshot, IntentionCategory, PairRecord, ParticipantMetrics, ParticipantRow,
     Phase, Record, ScheduleMode, ScoreSource, SessionRow, SessionSummary, StoredBeat,
@@ -64,6 +66,27 @@ pub const MAX_BEAT_AHEAD_MS: f64 = 5_000.0;
 const PHYSIOLOGICAL_RR_MS: (f64, f64) = (250.0, 2500.0);
 /// Samples in one synchrony series: 64 s at 4 Hz.
 const SYNCHRONY_SAMPLES: usize = 256;
+/// Work of one synchrony slice, in pair-equivalents: a large room's round is spread over
+/// wake-ups of about this much work each (a few milliseconds), so inputs wait behind a slice,
+/// not behind the whole round (0.2–0.4 s for 10 000 participants on this 2-core machine). A room whose
+/// whole round fits (up to about 50 participants) still gets it within its tick.
+const SYNCHRONY_SLICE_WORK: usize = 2_000;
+/// What adding one participant's series costs, in pair-equivalents (resampling plus two FFTs
+/// and the lag statistics, against one real and one surrogate pair).
+const SYNCHRONY_SERIES_WORK: usize = 4;
+
+/// A synchrony round between its tick and its record: which window, and how far it got.
+#[derive(Debug, Clone, Copy)]
+struct SynchronyInProgress {
+    /// The tick it belongs to (the record's `at_ms`).
+    at_ms: i64,
+    /// The common window's end, hub seconds.
+    end_secs: f64,
+    /// The next room slot whose participant is to be added.
+    next_slot: usize,
+    /// Every series added and the pairs drawn; only pairs remain.
+    planned: bool,
+}
 
 /// The next thing on the engine's timeline; ties are handled in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,9 +116,16 @@ pub struct Engine {
     participant_count_dirty: bool,
     scratch_scores: Vec<f64>,
     scratch_due: Vec<u32>,
-    scratch_series: Vec<Vec<f64>>,
+    /// One participant's heart-rate series on its way into the synchrony analyser.
+    scratch_series: Vec<f64>,
+    /// The participants added to the synchrony round in progress, in the analyser's order.
     scratch_series_ids: Vec<ParticipantId>,
     synchrony: Option<SynchronyAnalyzer>,
+    /// The synchrony round in progress, when a large room's round is spread over wake-ups.
+    synchrony_round: Option<SynchronyInProgress>,
+    /// The FFT plan and scratch of every participant's analyser, shared: a participant keeps
+    /// only its own beats and state (a few KiB instead of ~115 KiB each).
+    workspace: StreamWorkspace,
 }
 
 impl fmt::Debug for Engine {
@@ -223,14 +253,14 @@ impl Engine {
                 },
                 clock: Default::default(),
                 analyzer: None,
-                seqs: BTreeMap::new(),
+                seqs: SeqLog::default(),
                 latest: None,
                 peak: None,
                 high_secs: 0.0,
                 next_feedback_ms: now_ms + FEEDBACK_INTERVAL_MS,
             };
             for seq in restored_participant.durable_seqs {
-                participant.seqs.insert(seq, SeqState::Durable);
+                participant.seqs.insert_durable(seq);
             }
             session
                 .grace
@@ -270,9 +300,11 @@ impl Engine {
             participant_count_dirty: false,
             scratch_scores: Vec::new(),
             scratch_due: Vec::new(),
-            scratch_series: Vec::new(),
+            scratch_series: Vec::with_capacity(SYNCHRONY_SAMPLES),
             scratch_series_ids: Vec::new(),
             synchrony: None,
+            synchrony_round: None,
+            workspace: StreamWorkspace::new(),
         })
     }
 
@@ -312,16 +344,32 @@ impl Engine {
     }
 
     /// When the engine next needs `handle_timeout` (hub time, ms): the next 1 Hz tick, phase
-    /// end, resume-grace expiry or rolling session start. `None` when nothing is scheduled
-    /// (manual mode with no session). Ask again after every `handle_*` call.
+    /// end, resume-grace expiry or rolling session start, or the engine's present while a
+    /// large room's synchrony round is being spread over wake-ups (see
+    /// [`Engine::handle_timeout`]). `None` when nothing is scheduled (manual mode with no
+    /// session). Ask again after every `handle_*` call.
     pub fn poll_timeout(&self) -> Option<i64> {
+        if self.synchrony_round.is_some() {
+            // The rest of a spread synchrony round is due at once; inputs that arrived
+            // meanwhile go first if the caller takes them first.
+            return Some(self.now_ms);
+        }
         self.next_event().map(|(at_ms, _)| at_ms)
     }
 
     /// Runs everything scheduled up to `now_ms`, in time order, each at its own scheduled time.
     /// After a long pause only the latest missed tick runs (no burst of stale metrics).
+    ///
+    /// A large room's synchrony round is spread over several calls: each call does one slice
+    /// of it (a few milliseconds of work), and [`Engine::poll_timeout`] asks for the next call
+    /// at once until the round is recorded. Other inputs may be handled between the calls.
     pub fn handle_timeout(&mut self, now_ms: i64) {
+        let had_round = self.synchrony_round.is_some();
         self.advance_to(now_ms);
+        // A round that began in this call already had its first slice.
+        if had_round {
+            self.continue_synchrony(SYNCHRONY_SLICE_WORK);
+        }
     }
 
     // ----- read-only views ---------------------------------------------------------------
@@ -406,7 +454,7 @@ impl Engine {
             connection: Connection::Connected,
             clock: Default::default(),
             analyzer: None,
-            seqs: BTreeMap::new(),
+            seqs: SeqLog::default(),
             latest: None,
             peak: None,
             high_secs: 0.0,
@@ -665,9 +713,9 @@ impl Engine {
             validate_rr_ms(rr_ms).map_err(|reason| EngineError::InvalidRr { index, reason })?;
         }
         if let Some(seq) = batch.seq
-            && let Some(state) = entry.seqs.get(&seq)
+            && let Some(state) = entry.seqs.get(seq)
         {
-            if *state == SeqState::Durable && entry.is_connected() {
+            if state == SeqState::Durable && entry.is_connected() {
                 self.messages.push_back(Message {
                     to: participant,
                     body: MessageBody::RrAck { seq },
@@ -692,7 +740,7 @@ impl Engine {
             }
         }
         if let Some(seq) = batch.seq {
-            entry.seqs.insert(seq, SeqState::Pending);
+            entry.seqs.insert_pending(seq);
         }
         let mut beats = Vec::with_capacity(batch.rr_ms.len());
         let mut time_ms = first_ended_ms;
@@ -718,10 +766,13 @@ impl Engine {
         });
         let mut out_of_order = 0;
         for beat in &beats {
-            let pushed = analyzer.push(Beat {
-                time_secs: beat.time_ms / 1000.0,
-                rr_ms: beat.rr_ms,
-            });
+            let pushed = analyzer.push(
+                Beat {
+                    time_secs: beat.time_ms / 1000.0,
+                    rr_ms: beat.rr_ms,
+                },
+                &mut self.workspace,
+            );
             if pushed.is_err() {
                 out_of_order += 1;
             }
@@ -733,7 +784,7 @@ impl Engine {
             beats,
         }));
         let mut new_scores = 0;
-        while let Some(window) = analyzer.poll_result() {
+        while let Some(window) = analyzer.poll_result(&mut self.workspace) {
             new_scores += 1;
             let time_domain = analyzer.window_time_domain();
             let at_ms = (window.end_secs * 1000.0).round() as i64;
@@ -782,17 +833,12 @@ impl Engine {
         let Ok(entry) = session.participant_mut(participant) else {
             return;
         };
-        let Some(state) = entry.seqs.get_mut(&seq) else {
-            return;
-        };
-        if *state == SeqState::Pending {
-            *state = SeqState::Durable;
-            if entry.is_connected() {
-                self.messages.push_back(Message {
-                    to: participant,
-                    body: MessageBody::RrAck { seq },
-                });
-            }
+        // A seq already durable (a second confirmation) is not acknowledged again.
+        if entry.seqs.mark_durable(seq) && entry.is_connected() {
+            self.messages.push_back(Message {
+                to: participant,
+                body: MessageBody::RrAck { seq },
+            });
         }
     }
 
@@ -1073,6 +1119,8 @@ impl Engine {
     }
 
     fn complete_session(&mut self, at_ms: i64) {
+        // A round still spread over wake-ups is recorded before the session ends.
+        self.continue_synchrony(usize::MAX);
         let Some(session) = self.session.take() else {
             return;
         };
@@ -1136,7 +1184,10 @@ impl Engine {
         session.next_tick_ms = at_ms + TICK_MS;
         let tick_index = (at_ms - session.tick_origin_ms) / TICK_MS;
         if tick_index % SYNCHRONY_EVERY_TICKS == 0 {
-            self.synchrony_round(at_ms);
+            // The previous round, if the caller has not given it enough wake-ups, ends first.
+            self.continue_synchrony(usize::MAX);
+            self.begin_synchrony(at_ms);
+            self.continue_synchrony(SYNCHRONY_SLICE_WORK);
         }
         let Some(session) = self.session.as_mut() else {
             return;
@@ -1232,14 +1283,15 @@ impl Engine {
         }
     }
 
-    /// Synchrony over the participants whose analyser covers the last 64 s (coherence.md §6).
+    /// Starts a synchrony round over the participants whose analyser covers the last 64 s
+    /// (coherence.md §6); [`Engine::continue_synchrony`] does the work.
     ///
     /// All series need one common time base, but each analyser holds only its last window
     /// (plus a 2 s margin) of final beats, and final beats lag arrival by cleaning's look-ahead
     /// and the phone's batching. So the window ends where most participants are: at the median
     /// of their newest final beats (among those with a beat in the last 15 s), less a little
     /// slack. Participants whose held beats do not cover that window sit this round out.
-    fn synchrony_round(&mut self, at_ms: i64) {
+    fn begin_synchrony(&mut self, at_ms: i64) {
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -1262,35 +1314,71 @@ impl Engine {
         let (_, median_secs, _) = newest.select_nth_unstable_by(middle, f64::total_cmp);
         let end_secs = *median_secs - SYNCHRONY_END_SLACK_SECS;
         self.scratch_series_ids.clear();
-        let mut used = 0;
-        for participant in session.slots.iter().flatten() {
-            let Some(analyzer) = participant.analyzer.as_deref() else {
+        let seed = self.rng.next_u64();
+        self.synchrony
+            .get_or_insert_with(|| SynchronyAnalyzer::new(SYNCHRONY_SAMPLES))
+            .begin_round(SYNCHRONY_SAMPLES, seed);
+        self.synchrony_round = Some(SynchronyInProgress {
+            at_ms,
+            end_secs,
+            next_slot: 0,
+            planned: false,
+        });
+    }
+
+    /// Does up to `budget` pair-equivalents of the round in progress (see
+    /// [`SYNCHRONY_SLICE_WORK`]): participants' series first, in slot order, then the pair
+    /// plan, then the pairs; records the round when it is done. Participants who join or leave
+    /// meanwhile are simply met or missed by the walk over the slots.
+    fn continue_synchrony(&mut self, budget: usize) {
+        let Some(mut round) = self.synchrony_round.take() else {
+            return;
+        };
+        let (Some(session), Some(analyzer)) = (self.session.as_ref(), self.synchrony.as_mut())
+        else {
+            return;
+        };
+        let mut work = 0usize;
+        while !round.planned && work < budget {
+            let Some(slot) = session.slots.get(round.next_slot) else {
+                if self.scratch_series_ids.len() < 2 {
+                    // Nobody to compare: no round.
+                    return;
+                }
+                analyzer.plan_round(SYNCHRONY_MAX_PAIRS);
+                round.planned = true;
+                break;
+            };
+            round.next_slot += 1;
+            let Some(participant_analyzer) = slot
+                .as_ref()
+                .and_then(|participant| participant.analyzer.as_deref())
+            else {
                 continue;
             };
-            if self.scratch_series.len() <= used {
-                self.scratch_series
-                    .push(Vec::with_capacity(SYNCHRONY_SAMPLES));
-            }
-            let buffer = &mut self.scratch_series[used];
-            if analyzer.heart_rate_series(end_secs, SYNCHRONY_WINDOW_SECS, buffer)
-                && buffer.len() == SYNCHRONY_SAMPLES
+            work += SYNCHRONY_SERIES_WORK;
+            let buffer = &mut self.scratch_series;
+            if participant_analyzer.heart_rate_series(
+                round.end_secs,
+                SYNCHRONY_WINDOW_SECS,
+                buffer,
+                &mut self.workspace,
+            ) && buffer.len() == SYNCHRONY_SAMPLES
             {
-                self.scratch_series_ids.push(participant.id);
-                used += 1;
+                analyzer.add_series(buffer);
+                if let Some(participant) = slot {
+                    self.scratch_series_ids.push(participant.id);
+                }
             }
         }
-        if used < 2 {
+        if !round.planned || !analyzer.compute_pairs(budget.saturating_sub(work)) {
+            self.synchrony_round = Some(round);
             return;
         }
-        let series: Vec<&[f64]> = self.scratch_series[..used]
-            .iter()
-            .map(Vec::as_slice)
-            .collect();
-        let seed = self.rng.next_u64();
-        let analyzer = self
-            .synchrony
-            .get_or_insert_with(|| SynchronyAnalyzer::new(SYNCHRONY_SAMPLES));
-        let group = analyzer.group(&series, seed, SYNCHRONY_MAX_PAIRS);
+        let group = analyzer.finish_round();
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
         let ids = &self.scratch_series_ids;
         let pairs = group
             .pairs
@@ -1309,8 +1397,8 @@ impl Engine {
         session.totals.add_synchrony(group.index);
         self.records.push_back(Record::Synchrony(SynchronyRound {
             session_id: session.id(),
-            at_ms,
-            participants: u32::try_from(used).unwrap_or(u32::MAX),
+            at_ms: round.at_ms,
+            participants: u32::try_from(ids.len()).unwrap_or(u32::MAX),
             index: group.index,
             surrogate_index: group.surrogate_index,
             mean_strength: group.mean_strength,

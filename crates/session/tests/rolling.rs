@@ -504,3 +504,98 @@ fn personal_feedback_comes_every_five_seconds_and_after_each_score() {
         .count();
     assert_eq!(rejoined, 1);
 }
+
+#[test]
+fn a_large_rooms_synchrony_round_is_spread_over_wake_ups_and_recorded_at_its_tick() {
+    // 120 hearts with beats: 7 140 pairs, more work than one slice, so the round that starts at
+    // a synchrony tick takes several wake-ups, with inputs handled between them.
+    const HEARTS: usize = 120;
+    let mut room = Room::new(EngineConfig::default(), TEN_O_CLOCK_MS);
+    let ids: Vec<ParticipantId> = (0..HEARTS)
+        .map(|_| room.join_quietly(DeviceKind::Sim))
+        .collect();
+    room.drain();
+    let mut hearts: Vec<Heart> = (0..HEARTS)
+        .map(|k| {
+            let rhythm = if k % 2 == 0 {
+                Rhythm::Paced
+            } else {
+                Rhythm::Noise
+            };
+            Heart::new(rhythm, TEN_O_CLOCK_MS as f64, k as u64)
+        })
+        .collect();
+    let mut send_beats = |room: &mut Room, seq: u64| {
+        for (id, heart) in ids.iter().zip(&mut hearts) {
+            let batch = heart.beats_until(room.now_ms as f64, Some(seq), 0.0);
+            room.engine
+                .handle_rr_intervals(room.now_ms, *id, batch)
+                .expect("rr batch");
+        }
+        room.drain();
+    };
+    for second in 1..=80 {
+        room.advance_to(TEN_O_CLOCK_MS + second * 1_000 + 500);
+        send_beats(&mut room, second as u64);
+    }
+    let rounds_before = room
+        .records()
+        .filter(|record| matches!(record, Record::Synchrony(_)))
+        .count();
+    assert!(
+        rounds_before >= 2,
+        "{rounds_before} rounds in the first 80 s"
+    );
+
+    // Drive the next synchrony tick by hand, one wake-up at a time.
+    let tick_ms = (TEN_O_CLOCK_MS + 85_000..)
+        .step_by(1_000)
+        .find(|at_ms| (at_ms - TEN_O_CLOCK_MS) % 5_000 == 0)
+        .expect("a synchrony tick");
+    room.advance_to(tick_ms - 1);
+    assert_eq!(room.engine.poll_timeout(), Some(tick_ms));
+    room.now_ms = tick_ms;
+    let mut wake_ups = 0;
+    while room.engine.poll_timeout() == Some(tick_ms) {
+        room.engine.handle_timeout(tick_ms);
+        wake_ups += 1;
+        room.drain();
+        // An input between two slices is handled at once.
+        if wake_ups == 1 {
+            assert_eq!(
+                room.engine.poll_timeout(),
+                Some(tick_ms),
+                "the round is spread"
+            );
+            send_beats(&mut room, 1_000);
+        }
+    }
+    assert!(wake_ups >= 3, "{wake_ups} wake-ups");
+    let round = room
+        .records()
+        .filter_map(|record| match record {
+            Record::Synchrony(round) => Some(round.clone()),
+            _ => None,
+        })
+        .last()
+        .expect("the round is recorded");
+    assert_eq!(round.at_ms, tick_ms);
+    let participants = round.participants as usize;
+    assert!(
+        participants >= HEARTS * 3 / 4,
+        "{participants} in the round"
+    );
+    assert!(!round.pairs_sampled);
+    assert!(round.pairs.len() <= participants * (participants - 1) / 2);
+    assert!(round.pairs.len() > 1_000, "{} pairs", round.pairs.len());
+    // Paced hearts breathe together: the group is more in phase than its surrogates.
+    assert!(round.index > round.surrogate_index, "{round:?}");
+    // The next tick's group metrics carry the new index.
+    room.advance_to(tick_ms + 1_000);
+    assert_eq!(
+        room.engine
+            .group_metrics()
+            .and_then(|group| group.synchrony_index),
+        Some(round.index)
+    );
+}

@@ -1,6 +1,7 @@
 //! The session engine's specification, as runnable scenarios on a virtual clock.
 
 mod manual;
+mod memory;
 mod participants;
 mod properties;
 mod rolling;
