@@ -1,0 +1,9 @@
+//! Integration tests of the strap manager: the real btleplug stack (libdbus, bluez-async)
+//! against an emulated BlueZ on a private D-Bus (`tools/bluez-emulator/`), and against no bus.
+
+// The tests print why they skip, loudly, and where the child's logs are.
+#![allow(clippy::print_stderr)]
+
+mod util;
+
+mod emulated_bluez;
