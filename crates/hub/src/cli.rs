@@ -35,6 +35,9 @@ pub enum Command {
     /// participant's data-access or erasure request.
     #[command(subcommand)]
     Research(crate::research_command::ResearchCommand),
+    /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
+    #[command(subcommand)]
+    Ble(crate::ble_command::BleCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(crate::serve::run(config))
         }
         Command::Research(command) => crate::research_command::run(command),
+        Command::Ble(command) => crate::ble_command::run(command),
         Command::Sync(args) => {
             init_logging();
             runtime()?.block_on(crate::sync_command::run(args))

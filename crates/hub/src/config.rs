@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Seconds between background syncs [default: 300].
     #[arg(long, env = "SYNCHUB_SYNC_EVERY_SECS")]
     pub sync_every_secs: Option<u64>,
+    /// Read Bluetooth LE heart-rate straps (Polar H10, Garmin HRM, …) with this computer's
+    /// Bluetooth; each strap the facilitator assigns joins as a participant.
+    #[arg(long, env = "SYNCHUB_BLE")]
+    pub ble: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -114,6 +118,7 @@ struct FileConfig {
     max_participants: Option<u32>,
     database_url: Option<String>,
     sync_every_secs: Option<u64>,
+    ble: Option<bool>,
 }
 
 /// Everything a hub needs to start, resolved.
@@ -131,6 +136,8 @@ pub struct HubConfig {
     pub max_participants: Option<u32>,
     /// `None`: sessions stay on the hub until `synchub sync` is run.
     pub central_sync: Option<CentralSync>,
+    /// Read Bluetooth LE straps.
+    pub ble: bool,
 }
 
 /// The hub's background sync to the central database.
@@ -207,6 +214,7 @@ impl HubConfig {
                             .max(1),
                     ),
                 }),
+            ble: args.ble || file.ble.unwrap_or(false),
         })
     }
 }

@@ -64,6 +64,9 @@ pub const WS_OUTBOX_CAPACITY: usize = 256;
 pub enum Outbox {
     Ws(mpsc::Sender<WsOut>),
     SocketIo(SocketRef),
+    /// A hub-read strap: nobody reads its messages (claimers get the wearer's feedback
+    /// through the engine task).
+    Strap,
 }
 
 /// Why a send did not happen.
@@ -96,6 +99,7 @@ impl Outbox {
                         _ => SendFailure::Closed,
                     })
             }
+            Outbox::Strap => Ok(()),
         }
     }
 
@@ -110,6 +114,7 @@ impl Outbox {
                 // Already closed is fine: that is what we want.
                 let _ = socket.clone().disconnect();
             }
+            Outbox::Strap => {}
         }
     }
 }

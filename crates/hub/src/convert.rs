@@ -385,6 +385,32 @@ pub fn participant_summary(view: &domain::ParticipantView) -> rest::ParticipantS
     }
 }
 
+/// A strap for the console; `assignment` is the wearer's label and slot.
+pub fn strap(
+    status: &synchub_ble::StrapStatus,
+    assignment: Option<(String, Option<u32>)>,
+) -> rest::Strap {
+    rest::Strap {
+        id: status.id.as_str().to_owned(),
+        code: status.code.clone(),
+        name: status.name.clone(),
+        model: status.model.clone(),
+        manufacturer: status.manufacturer.clone(),
+        state: match status.state {
+            synchub_ble::StrapState::Discovered => rest::StrapState::Discovered,
+            synchub_ble::StrapState::Connected => rest::StrapState::Connected,
+            synchub_ble::StrapState::NoContact => rest::StrapState::NoContact,
+            synchub_ble::StrapState::Reconnecting => rest::StrapState::Reconnecting,
+        },
+        rssi: status.rssi,
+        battery_pct: status.battery_pct,
+        battery_low: status.battery_low,
+        heart_rate_bpm: status.heart_rate_bpm,
+        smoothed_rr_warning: status.smoothed_rr_warning.clone(),
+        assigned: assignment.map(|(label, slot)| rest::StrapAssignment { label, slot }),
+    }
+}
+
 /// The stable wire code of an engine refusal.
 pub fn engine_error_code(error: &domain::EngineError) -> wire::ErrorCode {
     match error {

@@ -100,6 +100,7 @@ fn demo_config(
         mdns: (!args.no_mdns).then_some(MdnsScope::LoopbackOnly),
         max_participants: None,
         central_sync: None,
+        ble: false,
     })
 }
 

@@ -1,21 +1,25 @@
 //! Sync Hub's composition root: the `synchub` command and the room server that wires the pure
 //! core (`synchub-hrv`, `synchub-protocol`, `synchub-session`) to sockets, the SQLite store
-//! (`synchub-store`), mDNS and the central database (`synchub-cloud`); Bluetooth comes later.
+//! (`synchub-store`), mDNS, Bluetooth LE straps (`synchub-ble`) and the central database
+//! (`synchub-cloud`).
 //!
 //! # Roles
 //!
 //! - [`serve`]: start and stop a hub ([`serve::start`] → [`serve::RunningHub`]); `synchub serve`.
 //! - [`server`]: the axum [`server::app`] router — REST, Socket.IO at `/socket.io/`, the plain
-//!   WebSocket at `/ws`, `/metrics`, placeholder pages — and the edge checks both transports
-//!   share (room code, rate limit, frame size).
+//!   WebSocket at `/ws`, `/metrics`, the embedded web console and join page — and the edge
+//!   checks both transports share (room code, rate limit, frame size).
 //! - [`engine_task`]: the one task that owns the session engine and its clock, and carries out
 //!   its effects (sends, broadcasts serialised once, records to the store, `rr_ack` after the
 //!   store says durable).
+//! - [`straps`]: hub-read Bluetooth straps (`serve --ble`): the facilitator assigns a strap to a
+//!   wearer and its beats reach the engine as that wearer's `rr_intervals`.
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
 //!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
 //! - [`analyze`], [`recording`]: `synchub analyze`, the offline report of one recording.
-//! - [`sync_command`], [`research_command`]: `synchub sync` and `synchub research …`.
+//! - [`sync_command`], [`research_command`], [`ble_command`]: `synchub sync`,
+//!   `synchub research …` and `synchub ble decode|scan`.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -34,6 +38,7 @@
 //!   beats with `rate_limited`; a client too slow to read is disconnected and counted.
 
 pub mod analyze;
+pub mod ble_command;
 pub mod cli;
 pub mod config;
 pub mod connections;
@@ -45,4 +50,5 @@ pub mod recording;
 pub mod research_command;
 pub mod serve;
 pub mod server;
+pub mod straps;
 pub mod sync_command;

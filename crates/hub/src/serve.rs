@@ -24,6 +24,7 @@ use crate::discovery::{self, Advertisement};
 use crate::engine_task::{EngineTask, Input, now_ms};
 use crate::server::metrics::Metrics;
 use crate::server::{self, AppState, RoomSettings};
+use crate::straps::StrapRoom;
 
 /// The desktop app's origin (Tauri v2 on Linux and macOS), allowed by CORS besides the hub's own.
 const DESKTOP_ORIGIN: &str = "tauri://localhost";
@@ -211,6 +212,11 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         }
         None => (None, None),
     };
+    let straps = if config.ble {
+        StrapRoom::start(&handle).await
+    } else {
+        StrapRoom::off()
+    };
     let state = AppState::new(
         handle,
         metrics,
@@ -221,6 +227,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         base_url.clone(),
         allowed_origins(lan, local_addr.port()),
         sync_status,
+        straps,
     );
     let router = server::app(state.clone());
     let (stop_server, stopped) = oneshot::channel::<()>();
@@ -312,6 +319,8 @@ impl RunningHub {
             let _ = task.await;
         }
         let _ = self.stop_server.send(());
+        // Straps first: no beats arrive after the engine has handed everything to the store.
+        self.state.straps.shutdown().await;
         let (done, stopped) = oneshot::channel();
         if self
             .state

@@ -14,6 +14,7 @@ struct Reply {
     content_type: String,
     body: Value,
     text: String,
+    bytes: Vec<u8>,
     headers: axum::http::HeaderMap,
 }
 
@@ -58,6 +59,7 @@ async fn call(
         content_type,
         body,
         text,
+        bytes: bytes.to_vec(),
         headers,
     }
 }
@@ -217,6 +219,10 @@ async fn facilitator_routes_refuse_missing_and_wrong_tokens() {
         ("GET", "/api/participants"),
         ("GET", "/api/research/export"),
         ("GET", "/api/research/stats"),
+        ("PUT", "/api/pacer"),
+        ("GET", "/api/straps"),
+        ("POST", "/api/straps/AA:BB/assign"),
+        ("DELETE", "/api/straps/AA:BB/assign"),
     ];
     for (method, uri) in routes {
         for token in [None, Some("wrong-token")] {
@@ -229,6 +235,96 @@ async fn facilitator_routes_refuse_missing_and_wrong_tokens() {
             assert!(reply.body["error"]["message"].is_string());
         }
     }
+    hub.hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_facilitator_sets_the_pacer_and_bad_paces_are_refused() {
+    let hub = TestHub::start(None).await;
+    let token = admin_token(&hub);
+    let set = call(
+        &hub,
+        "PUT",
+        "/api/pacer",
+        Some(&token),
+        Some(json!({"breathsPerMin": 5.5, "inhaleRatio": 0.4})),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    assert_eq!(
+        keys(&set.body),
+        ["breathsPerMin", "epochHubTime", "inhaleRatio"]
+    );
+    assert_eq!(set.body["breathsPerMin"], 5.5);
+    assert_eq!(set.body["inhaleRatio"], 0.4);
+
+    // Without a ratio the current one stays.
+    let pace_only = call(
+        &hub,
+        "PUT",
+        "/api/pacer",
+        Some(&token),
+        Some(json!({"breathsPerMin": 6})),
+    )
+    .await;
+    assert_eq!(pace_only.status, StatusCode::OK, "{}", pace_only.text);
+    assert_eq!(pace_only.body["breathsPerMin"], 6.0);
+    assert_eq!(pace_only.body["inhaleRatio"], 0.4);
+
+    for body in [
+        json!({"breathsPerMin": 45}),
+        json!({"inhaleRatio": 0.5}),
+        json!([]),
+    ] {
+        let refused = call(&hub, "PUT", "/api/pacer", Some(&token), Some(body.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(refused.body["error"]["code"], "invalid_payload", "{body}");
+    }
+    hub.hub.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hub_started_without_bluetooth_says_how_to_read_straps() {
+    let hub = TestHub::start(None).await;
+    let token = admin_token(&hub);
+    let list = call(&hub, "GET", "/api/straps", Some(&token), None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert_eq!(list.body["available"], false);
+    assert!(
+        list.body["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("--ble")),
+        "{}",
+        list.text
+    );
+    assert_eq!(list.body["straps"], json!([]));
+    let assign = call(
+        &hub,
+        "POST",
+        "/api/straps/AA:BB/assign",
+        Some(&token),
+        Some(json!({"label": "Seat 1"})),
+    )
+    .await;
+    assert_eq!(assign.status, StatusCode::CONFLICT, "{}", assign.text);
+    let bad = call(
+        &hub,
+        "POST",
+        "/api/straps/AA:BB/assign",
+        Some(&token),
+        Some(json!({"label": ""})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    let release = call(
+        &hub,
+        "DELETE",
+        "/api/straps/AA:BB/assign",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(release.status, StatusCode::NOT_FOUND, "{}", release.text);
     hub.hub.stop().await.unwrap();
 }
 
@@ -353,6 +449,53 @@ async fn research_stats_and_export_keep_their_shapes() {
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
     assert_eq!(export.body["success"], true);
     assert!(export.body["tables"].is_object());
+    let json_tables = keys(&export.body["tables"]);
+    assert!(!json_tables.is_empty());
+
+    // CSV and Parquet: one file per table, downloaded as a zip.
+    for (format, magic) in [("csv", None), ("parquet", Some(&b"PAR1"[..]))] {
+        let download = call(
+            &hub,
+            "GET",
+            &format!("/api/research/export?format={format}"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(download.status, StatusCode::OK, "{}", download.text);
+        assert_eq!(download.content_type, "application/zip");
+        let disposition = download.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap();
+        assert!(
+            disposition.starts_with("attachment; filename=\"synchub-research-")
+                && disposition.ends_with(&format!("-{format}.zip\"")),
+            "{disposition}"
+        );
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(download.bytes)).unwrap();
+        let mut names: Vec<String> = archive
+            .file_names()
+            .map(|name| name.unwrap().into_owned())
+            .collect();
+        names.sort();
+        let expected: Vec<String> = json_tables
+            .iter()
+            .map(|table| format!("{table}.{format}"))
+            .collect();
+        assert_eq!(names, expected);
+        for name in &names {
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut archive.by_name(name).unwrap(), &mut content).unwrap();
+            match magic {
+                Some(magic) => assert!(content.starts_with(magic), "{name} is not parquet"),
+                // Even an empty table has its header line.
+                None => assert!(
+                    content.ends_with(b"\n") && content.contains(&b','),
+                    "{name}"
+                ),
+            }
+        }
+    }
     let bad = call(
         &hub,
         "GET",
@@ -384,17 +527,36 @@ async fn metrics_pages_and_unknown_routes() {
     assert!(metrics.text.contains("# TYPE synchub_participants gauge"));
     assert!(metrics.text.contains("synchub_store_queue_depth"));
 
-    for page in ["/", "/join"] {
+    // The web console and join page: the files of the UI build, byte for byte.
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist");
+    for (page, file) in [("/", "index.html"), ("/join", "join.html")] {
         let reply = call(&hub, "GET", page, None, None).await;
-        assert_eq!(reply.status, StatusCode::OK);
-        assert!(reply.content_type.starts_with("text/html"));
-        assert!(reply.text.contains("Test room"));
-        assert!(reply.text.contains("4242"));
-        assert!(
-            reply.text.contains("coming"),
-            "the page says the UI is not there yet"
+        assert_eq!(reply.status, StatusCode::OK, "{page}");
+        assert_eq!(reply.content_type, "text/html; charset=utf-8");
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-cache");
+        let html = std::fs::read_to_string(dist.join(file)).expect("ui/dist is built");
+        assert_eq!(reply.text, html, "{page}");
+        // Each page's script is served from /assets with a long cache life.
+        let script = html
+            .split("src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page loads a script");
+        let path = format!(
+            "/{}",
+            script.trim_start_matches("./").trim_start_matches('/')
+        );
+        let asset = call(&hub, "GET", &path, None, None).await;
+        assert_eq!(asset.status, StatusCode::OK, "{path}");
+        assert_eq!(asset.content_type, "text/javascript; charset=utf-8");
+        assert_eq!(
+            asset.headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
         );
     }
+    let missing = call(&hub, "GET", "/assets/no-such-file.js", None, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["code"], "not_found");
     let unknown = call(&hub, "GET", "/api/nothing-here", None, None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["error"]["code"], "not_found");

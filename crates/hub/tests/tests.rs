@@ -10,5 +10,6 @@ mod rest;
 mod resume;
 mod shutdown;
 mod socketio;
+mod straps;
 mod util;
 mod ws;

@@ -60,6 +60,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         mdns: None,
         max_participants: None,
         central_sync: None,
+        ble: false,
     }
 }
 
@@ -210,4 +211,162 @@ pub fn count_rows(database: &Path, sql: &str) -> i64 {
     connection
         .query_row(sql, [], |row| row.get(0))
         .expect("the count query runs")
+}
+
+/// A minimal HTTP/1.1 request with an optional JSON body (tests need a few calls to a hub
+/// process; no client library for that). Returns the status and the body parsed as JSON
+/// (`Null` when empty or not JSON).
+pub fn http_json(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    use std::io::{Read as _, Write as _};
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the hub accepts TCP");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("the request is sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("the response is read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let (head, content) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let content = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(content)
+    } else {
+        content.to_owned()
+    };
+    (
+        status,
+        serde_json::from_str(&content).unwrap_or(Value::Null),
+    )
+}
+
+fn dechunk(mut chunked: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = chunked.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        chunked = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `synchub serve` as a child process on a free loopback port (manual schedule, no room code,
+/// no mDNS), with extra environment variables. Killed when dropped.
+pub struct HubProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    /// Everything the hub logged so far (read on a thread so the pipe never fills).
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl HubProcess {
+    pub fn start(extra_args: &[&str], env: &[(&str, &str)]) -> HubProcess {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
+        command
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-mdns",
+                "--no-room-code",
+                "--schedule",
+                "manual",
+            ])
+            .args(extra_args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("SYNCHUB_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("synchub serve starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).expect("a ready line");
+        let port = ready
+            .trim()
+            .strip_prefix("synchub ready on http://127.0.0.1:")
+            .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
+            .parse()
+            .expect("a port number");
+        // Keep reading stdout so the hub never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|read| read > 0) {
+                sink.lock().expect("log lock").push_str(&line);
+                line.clear();
+            }
+        });
+        let token = std::fs::read_to_string(dir.path().join("admin_token"))
+            .expect("the admin token is written")
+            .trim()
+            .to_owned();
+        HubProcess {
+            child,
+            port,
+            token,
+            dir,
+            log,
+        }
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        http_json(self.port, method, path, &self.token, body)
+    }
+
+    /// What the hub logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// SIGTERM, then the exit status, everything the hub logged, and its data directory.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("the hub exits");
+        // The reader thread sees end-of-file once the process is gone.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
+        (status, log, dir)
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -19,11 +19,13 @@ use socketioxide::extract::AckSender;
 use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, HubEvent, Role, TimeSyncReply};
 use synchub_session::record::{GroupSnapshot, Phase, Record};
 use synchub_session::{
-    Audience, Engine, EngineError, MessageBody, ParticipantId, ParticipantView, ResumeToken,
+    Audience, Engine, EngineError, MessageBody, Pacer, ParticipantId, ParticipantView, ResumeToken,
     ScheduleConfig, SessionId, SessionInfo,
 };
 use synchub_store::{CommitReport, SendError, WriterHandle};
 use tokio::sync::{mpsc, oneshot, watch};
+
+mod straps;
 
 use crate::connections::{ConnId, Encoded, Outbox, SendFailure};
 use crate::convert;
@@ -75,6 +77,12 @@ pub enum AdminCommand {
     Advance(SessionId, oneshot::Sender<Result<Phase, EngineError>>),
     End(SessionId, oneshot::Sender<Result<(), EngineError>>),
     SetSchedule(ScheduleConfig, oneshot::Sender<Result<(), EngineError>>),
+    /// The room's breathing pace; `inhale_ratio: None` keeps the current ratio.
+    SetPacer {
+        breaths_per_min: f64,
+        inhale_ratio: Option<f64>,
+        reply: oneshot::Sender<Result<Pacer, EngineError>>,
+    },
 }
 
 /// Everything the engine task reacts to.
@@ -110,6 +118,19 @@ pub enum Input {
         leave: bool,
         reply: oneshot::Sender<Option<String>>,
     },
+    /// A hub-read strap was assigned to a wearer: `conn` is its connection from now on, and
+    /// its beats arrive as `rr_intervals` from that connection.
+    StrapAssigned {
+        conn: ConnId,
+        code: String,
+        pseudonym: String,
+        join: synchub_protocol::JoinSession,
+        reply: oneshot::Sender<Result<(), ErrorEvent>>,
+    },
+    /// The strap's wearer leaves the session; the strap's connection ends.
+    StrapReleased {
+        conn: ConnId,
+    },
 }
 
 /// What the REST API and the demo read without asking the engine: refreshed at every
@@ -120,6 +141,8 @@ pub struct RoomView {
     pub group: Option<GroupSnapshot>,
     pub participants: Vec<ParticipantView>,
     pub schedule: Option<ScheduleConfig>,
+    /// The strap code of each participant who wears a hub-read strap.
+    pub strap_codes: Vec<(ParticipantId, String)>,
 }
 
 /// The handle connection handlers and REST routes hold.
@@ -151,6 +174,8 @@ struct Conn {
     issued_token: Option<ResumeToken>,
     /// Clock offset (hub − client) measured before joining.
     clock_offset_ms: Option<f64>,
+    /// Set when this connection is a hub-read strap rather than a socket.
+    strap: Option<straps::StrapLink>,
 }
 
 /// The acknowledgement a Socket.IO client asked for with the event being handled.
@@ -177,6 +202,9 @@ pub struct EngineTask {
     /// Resume tokens of the current session's participants, with their pseudonyms: what
     /// `GET /api/me/export` and `DELETE /api/me` authenticate with.
     tokens: Vec<(ResumeToken, ParticipantId, String)>,
+    /// Connections that claimed a strap (`claim_strap`), by the strap's connection: they get
+    /// its wearer's `personal_feedback`.
+    claims: HashMap<ConnId, Vec<ConnId>>,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -211,6 +239,7 @@ impl EngineTask {
             pending_ack: None,
             backlog_warned: false,
             tokens: Vec::new(),
+            claims: HashMap::new(),
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();
@@ -337,6 +366,16 @@ impl EngineTask {
             } => {
                 let _ = reply.send(self.whose_token(&token, leave));
             }
+            Input::StrapAssigned {
+                conn,
+                code,
+                pseudonym,
+                join,
+                reply,
+            } => {
+                let _ = reply.send(self.strap_assigned(conn, code, pseudonym, join));
+            }
+            Input::StrapReleased { conn } => self.strap_released(conn),
         }
     }
 
@@ -352,6 +391,7 @@ impl EngineTask {
                 participant: None,
                 issued_token: None,
                 clock_offset_ms: None,
+                strap: None,
             },
         );
         if identity.role == Role::Display {
@@ -385,6 +425,7 @@ impl EngineTask {
         let Some(entry) = self.conns.remove(&conn) else {
             return;
         };
+        self.forget_claims_of(conn);
         if let Some(participant) = entry.participant
             && self.by_participant.get(&participant) == Some(&conn)
         {
@@ -410,7 +451,11 @@ impl EngineTask {
             ack,
         });
         let role = entry.role;
-        let participant = entry.participant;
+        let participant = match entry.participant {
+            // A strap's wearer joins each new session with the strap's first beats in it.
+            None if entry.strap.is_some() => self.rejoin_strap(conn),
+            joined => joined,
+        };
         let now = now_ms();
         let result = match (role, event) {
             (_, ClientEvent::TimeSync(request)) => {
@@ -444,10 +489,7 @@ impl EngineTask {
                 message: "hello: the handshake is already done".to_owned(),
             }),
             (_, ClientEvent::JoinSession(join)) => self.join(conn, participant, &join),
-            (_, ClientEvent::ClaimStrap(_)) => Err(ErrorEvent {
-                code: ErrorCode::UnknownStrap,
-                message: "claim_strap: no strap in this room shows that code".to_owned(),
-            }),
+            (_, ClientEvent::ClaimStrap(claim)) => self.claim_strap(conn, &claim.strap_code),
             (_, event) => match participant {
                 None => Err(ErrorEvent {
                     code: ErrorCode::NotJoined,
@@ -621,6 +663,18 @@ impl EngineTask {
                 let result = self.engine.handle_set_schedule(now, schedule);
                 self.after_admin(reply, result);
             }
+            AdminCommand::SetPacer {
+                breaths_per_min,
+                inhale_ratio,
+                reply,
+            } => {
+                let inhale_ratio = inhale_ratio.unwrap_or(self.engine.pacer().inhale_ratio);
+                let result = self
+                    .engine
+                    .handle_set_pacer(now, breaths_per_min, inhale_ratio)
+                    .map(|()| self.engine.pacer());
+                self.after_admin(reply, result);
+            }
         }
     }
 
@@ -670,7 +724,11 @@ impl EngineTask {
             }
             let event = convert::message_event(&message.body, &self.room.borrow().name);
             if let Some(&conn) = self.by_participant.get(&message.to) {
-                self.send_to_conn(conn, &Encoded::new(&event));
+                let encoded = Encoded::new(&event);
+                if matches!(message.body, MessageBody::PersonalFeedback(_)) {
+                    self.send_to_claimers(conn, &encoded);
+                }
+                self.send_to_conn(conn, &encoded);
             }
         }
     }
@@ -723,6 +781,11 @@ impl EngineTask {
             group: self.engine.group_metrics().cloned(),
             participants: self.engine.participants().collect(),
             schedule: Some(self.engine.schedule()),
+            strap_codes: self
+                .conns
+                .values()
+                .filter_map(|conn| Some((conn.participant?, conn.strap.as_ref()?.code.clone())))
+                .collect(),
         };
         self.view.send_replace(Arc::new(view));
     }

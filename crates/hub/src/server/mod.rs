@@ -1,5 +1,5 @@
 //! The hub's HTTP surface: one axum [`Router`] that serves the REST API, Socket.IO at
-//! `/socket.io/`, the plain WebSocket at `/ws`, `/metrics`, `/health` and the placeholder pages.
+//! `/socket.io/`, the plain WebSocket at `/ws`, `/metrics`, `/health`, and the web console and join page.
 //!
 //! [`app`] builds the router from an [`AppState`] and nothing else, so tests drive it with
 //! `tower::ServiceExt::oneshot` and `serve` binds it to a socket.
@@ -7,11 +7,13 @@
 pub mod auth;
 pub mod edge;
 pub mod error;
+pub mod export_zip;
 pub mod me;
 pub mod metrics;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
+pub mod straps;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -60,6 +62,8 @@ pub struct Shared {
     pub room_codes: RoomCodeGuard,
     /// The background sync's latest outcome; `None` when no central database is configured.
     pub sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
+    /// Hub-read Bluetooth straps (a room that says why when Bluetooth is off).
+    pub straps: Arc<crate::straps::StrapRoom>,
     next_conn: AtomicU64,
 }
 
@@ -75,6 +79,7 @@ impl AppState {
         public_base_url: String,
         allowed_origins: Vec<HeaderValue>,
         sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
+        straps: Arc<crate::straps::StrapRoom>,
     ) -> Self {
         AppState(Arc::new(Shared {
             engine,
@@ -87,6 +92,7 @@ impl AppState {
             allowed_origins,
             room_codes: RoomCodeGuard::default(),
             sync_status,
+            straps,
             next_conn: AtomicU64::new(1),
         }))
     }
@@ -131,6 +137,12 @@ pub fn app(state: AppState) -> Router {
     let facilitator = Router::new()
         .route("/api/hub", get(rest::hub_info))
         .route("/api/schedule", put(rest::put_schedule))
+        .route("/api/pacer", put(rest::put_pacer))
+        .route("/api/straps", get(straps::list))
+        .route(
+            "/api/straps/{id}/assign",
+            post(straps::assign).delete(straps::release),
+        )
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))
@@ -151,7 +163,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/me", axum::routing::delete(me::erase))
         .route("/ws", get(ws::upgrade))
         .route("/", get(static_files::index))
-        .route("/join", get(static_files::join));
+        .route("/join", get(static_files::join))
+        .route("/assets/{*file}", get(static_files::assets))
+        .route("/{file}", get(static_files::root_file));
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.allowed_origins.clone()))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])

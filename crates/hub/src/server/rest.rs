@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use synchub_protocol::ErrorCode;
 use synchub_protocol::rest::{
-    Health, HubInfo, ParticipantList, ResearchStats, ResearchStatsBody, Schedule, ScheduleMode,
-    SessionInfo, StoreStatus, SyncState, SyncStatus,
+    Health, HubInfo, PacerRequest, ParticipantList, ResearchStats, ResearchStatsBody, Schedule,
+    ScheduleMode, SessionInfo, StoreStatus, SyncState, SyncStatus,
 };
 use synchub_session::SessionId;
 use synchub_session::record::Phase;
@@ -225,6 +225,28 @@ pub async fn put_schedule(
     Ok(Json(schedule))
 }
 
+/// `PUT /api/pacer`: the room's breathing pace; everyone gets the new `pacer` at once.
+pub async fn put_pacer(
+    State(state): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<synchub_protocol::Pacer>, AppError> {
+    let Json(body) =
+        body.map_err(|rejection| AppError::api(ErrorCode::InvalidPayload, rejection.body_text()))?;
+    let request = PacerRequest::decode(&body)
+        .map_err(|error| AppError::api(error.code(), error.to_string()))?;
+    let pacer = state
+        .engine
+        .admin(|reply| AdminCommand::SetPacer {
+            breaths_per_min: request.breaths_per_min,
+            inhale_ratio: request.inhale_ratio,
+            reply,
+        })
+        .await
+        .ok_or_else(engine_gone)?
+        .map_err(|error| engine_refusal(&error))?;
+    Ok(Json(convert::pacer(&pacer)))
+}
+
 pub async fn start_session(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let session_id = state
         .engine
@@ -278,7 +300,18 @@ pub async fn participants(State(state): State<AppState>) -> Json<ParticipantList
         participants: view
             .participants
             .iter()
-            .map(convert::participant_summary)
+            .map(|participant| {
+                let mut summary = convert::participant_summary(participant);
+                if let Some((_, code)) = view
+                    .strap_codes
+                    .iter()
+                    .find(|(id, _)| *id == participant.participant_id)
+                {
+                    summary.strap_battery = state.straps.battery_of_code(code);
+                    summary.strap_code = Some(code.clone());
+                }
+                summary
+            })
             .collect(),
     })
 }
@@ -328,7 +361,8 @@ pub async fn research_stats(
     }))
 }
 
-/// `?start&end` (ms since the Unix epoch, both optional) and `format` (`json`, the default).
+/// `?start&end` (ms since the Unix epoch, both optional) and `format` (`json`, the default,
+/// `csv` or `parquet`).
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
     start: Option<i64>,
@@ -336,42 +370,45 @@ pub struct ExportQuery {
     format: Option<String>,
 }
 
+/// `GET /api/research/export`: consented data only. JSON comes back as one document (the
+/// original endpoint's shape, with the tables inside); CSV and Parquet are one file per
+/// table, so they download as a zip of those files.
 pub async fn research_export(
     State(state): State<AppState>,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<axum::response::Response, AppError> {
     let Query(query) = query
         .map_err(|rejection| AppError::api(ErrorCode::InvalidPayload, rejection.body_text()))?;
-    match query.format.as_deref() {
-        None | Some("json") => {}
-        Some("csv" | "parquet") => {
+    let format = match query.format.as_deref() {
+        None | Some("json") => ExportFormat::Json,
+        Some("csv") => ExportFormat::Csv,
+        Some("parquet") => ExportFormat::Parquet,
+        Some(other) => {
             return Err(AppError::api(
                 ErrorCode::InvalidPayload,
-                "format: csv and parquet exports are files; this route returns json (the store writes csv and parquet to a folder)",
+                format!("format: `{other}` is not an export format; use json, csv or parquet"),
             ));
         }
-        Some(_) => {
-            return Err(AppError::api(
-                ErrorCode::InvalidPayload,
-                "format: allowed values are json, csv, parquet",
-            ));
-        }
+    };
+    let request = ExportRequest {
+        from_ms: query.start,
+        to_ms: query.end,
+        format,
+        out_dir: std::path::PathBuf::new(),
+    };
+    if format == ExportFormat::Json {
+        return Ok(Json(json_export(&state, request).await?).into_response());
     }
+    super::export_zip::download(&state, request).await
+}
+
+async fn json_export(state: &AppState, mut request: ExportRequest) -> Result<Value, AppError> {
     let store = state.store.clone();
-    let (start, end) = (query.start, query.end);
-    let tables = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
-        let out = tempfile_dir()?;
-        let report = store.export(
-            &ExportRequest {
-                from_ms: start,
-                to_ms: end,
-                format: ExportFormat::Json,
-                out_dir: out.clone(),
-            },
-            &mut |_| {},
-        )?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+        request.out_dir = tempfile_dir()?;
+        let report = store.export(&request, &mut |_| {})?;
         let tables = read_json_tables(&report);
-        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_dir_all(&request.out_dir);
         let tables = tables?;
         Ok(json!({
             "success": true,
@@ -382,8 +419,8 @@ pub async fn research_export(
         }))
     })
     .await
-    .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))??;
-    Ok(Json(tables))
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))?
+    .map_err(AppError::Internal)
 }
 
 /// The tables of a JSON export, by name.

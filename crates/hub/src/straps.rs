@@ -1,0 +1,324 @@
+//! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap manager of
+//! `synchub-ble` finds and connects them; the facilitator assigns a strap to a wearer; the
+//! bridge here forwards an assigned strap's beats to the engine task as `rr_intervals` from the
+//! strap's own connection, so a strap's wearer is a participant exactly like a phone's.
+//!
+//! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
+//! `GET /api/straps` says why; the reason is logged once at WARN.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use synchub_ble::{ManagerConfig, StrapEvent, StrapId, StrapManager, StrapStatus};
+use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
+use synchub_protocol::{ClientEvent, DeviceKind, ErrorEvent, RrIntervals};
+use synchub_store::OrgSecret;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connections::ConnId;
+use crate::convert;
+use crate::engine_task::{EngineHandle, Input, now_ms};
+
+/// Why straps cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Availability {
+    /// The hub was started without `--ble`.
+    Off,
+    /// Bluetooth is not usable; the Bluetooth stack's own words.
+    Unavailable(String),
+    On,
+}
+
+/// A strap given to a wearer.
+#[derive(Debug, Clone)]
+struct Assignment {
+    label: String,
+    conn: ConnId,
+}
+
+#[derive(Debug)]
+struct Registry {
+    availability: Availability,
+    straps: BTreeMap<StrapId, StrapStatus>,
+    assignments: BTreeMap<StrapId, Assignment>,
+}
+
+/// Why an assignment was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AssignError {
+    #[error("straps are not available: {0}")]
+    Unavailable(String),
+    #[error("no strap with id {0} has been seen; list the straps with GET /api/straps")]
+    UnknownStrap(String),
+    #[error("strap {0} is already assigned; release it first")]
+    AlreadyAssigned(String),
+    #[error("strap {0} is not assigned")]
+    NotAssigned(String),
+    #[error("the hub refused the wearer: {0}")]
+    Refused(String),
+    #[error("the hub is stopping")]
+    Stopping,
+}
+
+/// The hub's straps: what the manager reports, and who wears which.
+#[derive(Debug)]
+pub struct StrapRoom {
+    registry: Mutex<Registry>,
+    manager: Mutex<Option<StrapManager>>,
+}
+
+impl StrapRoom {
+    /// A hub without Bluetooth.
+    pub fn off() -> Arc<StrapRoom> {
+        Arc::new(StrapRoom::with(Availability::Off))
+    }
+
+    /// Starts the strap manager and the bridge to `engine`. Never fails: without Bluetooth the
+    /// room says why, and the reason is logged once.
+    pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
+        let config = ManagerConfig {
+            now_ms,
+            ..ManagerConfig::default()
+        };
+        match StrapManager::start(config).await {
+            Ok((manager, events)) => {
+                tracing::info!("reading Bluetooth LE heart-rate straps");
+                let room = Arc::new(StrapRoom::with(Availability::On));
+                *room.manager_slot() = Some(manager);
+                tokio::spawn(bridge(room.clone(), events, engine.inputs.clone()));
+                room
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Bluetooth straps are not available; the hub runs without them");
+                Arc::new(StrapRoom::with(Availability::Unavailable(
+                    error.to_string(),
+                )))
+            }
+        }
+    }
+
+    fn with(availability: Availability) -> StrapRoom {
+        StrapRoom {
+            registry: Mutex::new(Registry {
+                availability,
+                straps: BTreeMap::new(),
+                assignments: BTreeMap::new(),
+            }),
+            manager: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn manager_slot(&self) -> MutexGuard<'_, Option<StrapManager>> {
+        self.manager
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `GET /api/straps`. `slots` maps a strap code to its wearer's slot in the session.
+    pub fn list(&self, slot_of: impl Fn(&str) -> Option<u32>) -> StrapList {
+        let live: BTreeMap<StrapId, StrapStatus> = self
+            .manager_slot()
+            .as_ref()
+            .map(|manager| {
+                manager
+                    .straps()
+                    .into_iter()
+                    .map(|status| (status.id.clone(), status))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let registry = self.lock();
+        let (available, reason) = match &registry.availability {
+            Availability::On => (true, None),
+            Availability::Off => (
+                false,
+                Some("this hub was started without Bluetooth; start it with --ble (or ble = true in its config file) to read straps".to_owned()),
+            ),
+            Availability::Unavailable(reason) => (false, Some(reason.clone())),
+        };
+        let straps = registry
+            .straps
+            .iter()
+            .map(|(id, known)| {
+                // RSSI and heart rate change too often for events; the manager's snapshot has them.
+                let status = live.get(id).unwrap_or(known);
+                let assignment = registry
+                    .assignments
+                    .get(id)
+                    .map(|assignment| (assignment.label.clone(), slot_of(&status.code)));
+                convert::strap(status, assignment)
+            })
+            .collect();
+        StrapList {
+            available,
+            reason,
+            straps,
+        }
+    }
+
+    /// The battery of the strap showing `code`.
+    pub fn battery_of_code(&self, code: &str) -> Option<u8> {
+        self.lock()
+            .straps
+            .values()
+            .find(|status| status.code == code)
+            .and_then(|status| status.battery_pct)
+    }
+
+    /// `POST /api/straps/{id}/assign`: the strap's wearer joins the room as a participant.
+    pub async fn assign(
+        &self,
+        id: &str,
+        request: StrapAssignRequest,
+        conn: ConnId,
+        org_secret: &OrgSecret,
+        engine: &EngineHandle,
+    ) -> Result<Strap, AssignError> {
+        let strap_id = StrapId::new(id);
+        let (code, model) = {
+            let mut registry = self.lock();
+            if let Availability::Unavailable(reason) = &registry.availability {
+                return Err(AssignError::Unavailable(reason.clone()));
+            }
+            if registry.availability == Availability::Off {
+                return Err(AssignError::Unavailable(
+                    "the hub was started without --ble".to_owned(),
+                ));
+            }
+            let status = registry
+                .straps
+                .get(&strap_id)
+                .ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
+            let found = (
+                status.code.clone(),
+                status.model.clone().or(status.name.clone()),
+            );
+            if registry.assignments.contains_key(&strap_id) {
+                return Err(AssignError::AlreadyAssigned(found.0));
+            }
+            // Reserved before the engine answers, so two facilitators cannot assign it twice.
+            registry.assignments.insert(
+                strap_id.clone(),
+                Assignment {
+                    label: request.label.clone(),
+                    conn,
+                },
+            );
+            found
+        };
+        let mut join = request.join;
+        join.device = Some(synchub_protocol::Device {
+            kind: DeviceKind::Ble,
+            model,
+        });
+        // Each assignment is a different wearer, so a fresh pseudonym (never the strap's address).
+        let pseudonym = org_secret.pseudonym(&format!("strap-wearer:{}", uuid::Uuid::new_v4()));
+        let (reply, answer) = oneshot::channel();
+        let sent = engine
+            .inputs
+            .send(Input::StrapAssigned {
+                conn,
+                code: code.clone(),
+                pseudonym,
+                join,
+                reply,
+            })
+            .await;
+        let outcome: Result<(), AssignError> = match sent {
+            Err(_) => Err(AssignError::Stopping),
+            Ok(()) => match answer.await {
+                Err(_) => Err(AssignError::Stopping),
+                Ok(Err(ErrorEvent { message, .. })) => Err(AssignError::Refused(message)),
+                Ok(Ok(())) => Ok(()),
+            },
+        };
+        if let Err(error) = outcome {
+            self.lock().assignments.remove(&strap_id);
+            return Err(error);
+        }
+        let registry = self.lock();
+        let status = registry
+            .straps
+            .get(&strap_id)
+            .ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
+        Ok(convert::strap(status, Some((request.label, None))))
+    }
+
+    /// `DELETE /api/straps/{id}/assign`: the wearer leaves; the strap is free again.
+    pub async fn release(&self, id: &str, engine: &EngineHandle) -> Result<(), AssignError> {
+        let assignment = self
+            .lock()
+            .assignments
+            .remove(&StrapId::new(id))
+            .ok_or_else(|| AssignError::NotAssigned(id.to_owned()))?;
+        engine
+            .inputs
+            .send(Input::StrapReleased {
+                conn: assignment.conn,
+            })
+            .await
+            .map_err(|_| AssignError::Stopping)
+    }
+
+    /// Disconnects every strap (the hub is stopping).
+    pub async fn shutdown(&self) {
+        let manager = self.manager_slot().take();
+        if let Some(manager) = manager {
+            manager.shutdown().await;
+        }
+    }
+
+    fn update(&self, status: StrapStatus) {
+        self.lock().straps.insert(status.id.clone(), status);
+    }
+
+    fn assigned_conn(&self, strap: &StrapId) -> Option<ConnId> {
+        self.lock()
+            .assignments
+            .get(strap)
+            .map(|assignment| assignment.conn)
+    }
+}
+
+/// Forwards the manager's events: statuses into the registry, an assigned strap's beats to
+/// the engine as `rr_intervals` of the strap's connection (beat times already rebuilt on the
+/// hub's clock, `coherence.md` §7, so `endedAt` needs no offset).
+async fn bridge(
+    room: Arc<StrapRoom>,
+    mut events: mpsc::Receiver<StrapEvent>,
+    inputs: mpsc::Sender<Input>,
+) {
+    while let Some(event) = events.recv().await {
+        match event {
+            StrapEvent::Status(status) => room.update(status),
+            StrapEvent::Beats { strap, batch } => {
+                let Some(conn) = room.assigned_conn(&strap) else {
+                    continue;
+                };
+                if batch.rr_ms.is_empty() {
+                    continue;
+                }
+                let event = ClientEvent::RrIntervals(RrIntervals {
+                    rr: batch.rr_ms,
+                    ended_at: u64::try_from(batch.ended_at_ms).ok(),
+                    seq: None,
+                });
+                let input = Input::Client {
+                    conn,
+                    event,
+                    ack: None,
+                };
+                if inputs.send(input).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
