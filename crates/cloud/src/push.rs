@@ -319,28 +319,50 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// Failed attempts since the last success.
     pub consecutive_failures: u32,
+    /// A push is under way.
+    pub running: bool,
+    /// Per-table progress of the push under way, or of the last one.
+    pub tables: Vec<TableProgress>,
 }
 
-/// The hub's background sync: pushes every `every`, retrying with exponential backoff (1 s up to
-/// 5 min) while the database is unreachable, and publishes each outcome on `status`. Runs until
-/// `stop` completes (or the task is dropped); a push in flight when `stop` fires is abandoned,
-/// which is safe (see the module doc).
+/// The hub's background sync: pushes every `every` (or at once when `now` is notified),
+/// retrying with exponential backoff (1 s up to 5 min) while the database is unreachable, and
+/// publishes each outcome and every table's progress on `status`. Runs until `stop` completes
+/// (or the task is dropped); a push in flight when `stop` fires is abandoned, which is safe
+/// (see the module doc).
 pub async fn watch(
     options: SyncOptions,
     every: Duration,
     status: tokio::sync::watch::Sender<SyncStatus>,
+    now: Arc<tokio::sync::Notify>,
     stop: impl Future<Output = ()>,
 ) {
     const FIRST_RETRY: Duration = Duration::from_secs(1);
     const LONGEST_RETRY: Duration = Duration::from_secs(300);
     pin_mut!(stop);
     let mut retry = FIRST_RETRY;
-    let mut quiet = |_: &TableProgress| {};
     loop {
+        status.send_modify(|status| {
+            status.running = true;
+            status.tables.clear();
+        });
+        let mut progress = |table: &TableProgress| {
+            status.send_modify(|status| {
+                match status
+                    .tables
+                    .iter_mut()
+                    .find(|known| known.table == table.table)
+                {
+                    Some(known) => *known = table.clone(),
+                    None => status.tables.push(table.clone()),
+                }
+            });
+        };
         let outcome = tokio::select! {
-            outcome = push(&options, &mut quiet) => outcome,
+            outcome = push(&options, &mut progress) => outcome,
             () = &mut stop => return,
         };
+        status.send_modify(|status| status.running = false);
         let wait = match outcome {
             Ok(report) => {
                 tracing::info!(
@@ -371,6 +393,7 @@ pub async fn watch(
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = now.notified() => {}
             () = &mut stop => return,
         }
     }

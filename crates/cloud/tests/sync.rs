@@ -316,6 +316,7 @@ async fn the_background_sync_reports_failures_and_then_success() {
         unreachable,
         std::time::Duration::from_secs(3_600),
         status,
+        std::sync::Arc::default(),
         async {
             let _ = stopped.await;
         },
@@ -334,19 +335,42 @@ async fn the_background_sync_reports_failures_and_then_success() {
 
     let (status, mut seen) = tokio::sync::watch::channel(failing);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let now = std::sync::Arc::new(tokio::sync::Notify::new());
     let background = tokio::spawn(synchub_cloud::watch(
         options(&database, &hub),
         std::time::Duration::from_secs(3_600),
         status,
+        now.clone(),
         async {
             let _ = stopped.await;
         },
     ));
     let synced = seen
-        .wait_for(|status| status.last_sync_ms.is_some())
+        .wait_for(|status| status.last_sync_ms.is_some() && !status.running)
         .await
         .expect("status")
         .clone();
+    // Every table reported its progress, and the beats table sent all 100 rows.
+    assert!(
+        synced.tables.iter().all(|table| table.done),
+        "{:?}",
+        synced.tables
+    );
+    let beats = synced
+        .tables
+        .iter()
+        .find(|table| table.table == "rr_intervals")
+        .expect("rr_intervals progress");
+    assert_eq!(beats.rows, 100);
+    // Asked to sync now, it does not wait out the hour.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    now.notify_one();
+    let again = seen
+        .wait_for(|status| status.last_sync_ms > synced.last_sync_ms && !status.running)
+        .await
+        .expect("status")
+        .clone();
+    assert_eq!(again.last_rows, 0, "nothing new to send the second time");
     let _ = stop.send(());
     background
         .await

@@ -150,6 +150,9 @@ pub struct CentralSync {
 /// Five minutes: a finished session reaches the researchers soon, and an unreachable database
 /// is retried with backoff in between anyway.
 const DEFAULT_SYNC_EVERY_SECS: u64 = 300;
+/// [`DEFAULT_SYNC_EVERY_SECS`] as a duration, for a URL set from the console.
+pub const DEFAULT_SYNC_EVERY: std::time::Duration =
+    std::time::Duration::from_secs(DEFAULT_SYNC_EVERY_SECS);
 
 impl HubConfig {
     /// Flags and variables over the file over the defaults.

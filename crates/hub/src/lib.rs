@@ -14,6 +14,7 @@
 //!   store says durable).
 //! - [`straps`]: hub-read Bluetooth straps (`serve --ble`): the facilitator assigns a strap to a
 //!   wearer and its beats reach the engine as that wearer's `rr_intervals`.
+//! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
 //!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
@@ -39,6 +40,7 @@
 
 pub mod analyze;
 pub mod ble_command;
+pub mod central;
 pub mod cli;
 pub mod config;
 pub mod connections;

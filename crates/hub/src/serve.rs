@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::central::CentralControl;
 use crate::config::HubConfig;
 use crate::discovery::{self, Advertisement};
 use crate::engine_task::{EngineTask, Input, now_ms};
@@ -48,7 +49,7 @@ pub struct RunningHub {
     advertisement: Option<Advertisement>,
     advertisement_updates: Option<(oneshot::Sender<()>, JoinHandle<Option<Advertisement>>)>,
     /// The background sync (stopped first on shutdown: a push in flight is safe to abandon).
-    central_sync: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    central: Arc<CentralControl>,
 }
 
 fn engine_seed() -> anyhow::Result<[u8; 32]> {
@@ -187,31 +188,11 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         })
         .context("starting the commit thread")?;
 
-    let (sync_status, central_sync) = match &config.central_sync {
-        Some(central) => {
-            let (status_sender, status) = watch::channel(synchub_cloud::SyncStatus::default());
-            let (stop, stopped) = oneshot::channel::<()>();
-            let options = synchub_cloud::SyncOptions::new(
-                central.database_url.clone(),
-                data_dir.database_path(),
-            );
-            tracing::info!(
-                database = %synchub_cloud::redacted_url(&central.database_url),
-                every_secs = central.every.as_secs(),
-                "background sync to the central database"
-            );
-            let task = tokio::spawn(synchub_cloud::watch(
-                options,
-                central.every,
-                status_sender,
-                async move {
-                    let _ = stopped.await;
-                },
-            ));
-            (Some(status), Some((stop, task)))
-        }
-        None => (None, None),
-    };
+    let central = Arc::new(CentralControl::start(
+        config.central_sync.clone(),
+        data_dir.database_path(),
+        data_dir.root().to_path_buf(),
+    ));
     let straps = if config.ble {
         StrapRoom::start(&handle).await
     } else {
@@ -226,7 +207,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         store,
         base_url.clone(),
         allowed_origins(lan, local_addr.port()),
-        sync_status,
+        central.clone(),
         straps,
     );
     let router = server::app(state.clone());
@@ -270,7 +251,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         engine,
         advertisement,
         advertisement_updates: None,
-        central_sync,
+        central,
     };
     hub.follow_room_changes(room_updates);
     Ok(hub)
@@ -314,10 +295,7 @@ impl RunningHub {
     /// participants can resume after a restart), every record stored, the advertisement
     /// withdrawn.
     pub async fn stop(self) -> anyhow::Result<()> {
-        if let Some((stop, task)) = self.central_sync {
-            let _ = stop.send(());
-            let _ = task.await;
-        }
+        self.central.stop().await;
         let _ = self.stop_server.send(());
         // Straps first: no beats arrive after the engine has handed everything to the store.
         self.state.straps.shutdown().await;

@@ -50,15 +50,28 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     }
     let (status_sender, mut status) = tokio::sync::watch::channel(Default::default());
     let every = Duration::from_secs(args.every_secs.max(1));
-    let watcher = tokio::spawn(synchub_cloud::watch(options, every, status_sender, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
+    let watcher = tokio::spawn(synchub_cloud::watch(
+        options,
+        every,
+        status_sender,
+        std::sync::Arc::default(),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ));
     say(&format!(
         "syncing to {target} every {} s; Ctrl-C stops",
         every.as_secs()
     ));
+    let mut reported = (None, 0);
     while status.changed().await.is_ok() {
         let current: synchub_cloud::SyncStatus = status.borrow_and_update().clone();
+        // Progress updates arrive during a push; report each push's outcome once.
+        let outcome = (current.last_sync_ms, current.consecutive_failures);
+        if current.running || outcome == reported {
+            continue;
+        }
+        reported = outcome;
         match &current.last_error {
             Some(error) => say(&format!(
                 "sync failed ({} in a row), retrying: {error}",

@@ -73,21 +73,36 @@ impl CentralDatabase {
 }
 
 async fn hub_info(hub: &synchub::serve::RunningHub) -> serde_json::Value {
+    facilitator(hub, "GET", "/api/hub", None).await.1
+}
+
+/// A facilitator request through the router; the status and the JSON body.
+async fn facilitator(
+    hub: &synchub::serve::RunningHub,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let token = std::fs::read_to_string(&hub.admin_token_path).unwrap();
     let request = axum::http::Request::builder()
-        .uri("/api/hub")
+        .method(method)
+        .uri(uri)
         .header("authorization", format!("Bearer {}", token.trim()))
-        .body(axum::body::Body::empty())
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            body.map(|body| body.to_string()).unwrap_or_default(),
+        ))
         .unwrap();
     let response = synchub::server::app(hub.state.clone())
         .oneshot(request)
         .await
         .unwrap();
+    let status = response.status().as_u16();
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
         .to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
 /// One participant who consents and one who does not, each with one acknowledged batch.
@@ -161,6 +176,114 @@ async fn the_hub_syncs_ended_sessions_in_the_background_and_reports_it() {
     assert_eq!(central.count("SELECT count(*) FROM sessions").await, 1);
 
     hub.stop().await.expect("the hub stops");
+    central.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_sets_the_database_syncs_now_and_the_hub_remembers_it() {
+    let central = CentralDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = synchub::serve::start(test_config(dir.path(), None))
+        .await
+        .unwrap();
+    assert_eq!(hub_info(&hub).await["sync"]["state"], "disabled");
+    let (status, refused) = facilitator(&hub, "POST", "/api/sync", None).await;
+    assert_eq!(status, 409, "nothing to sync to yet: {refused}");
+    let (status, refused) = facilitator(
+        &hub,
+        "PUT",
+        "/api/sync",
+        Some(json!({"databaseUrl": "postgres://host:notaport/db"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_payload");
+
+    let session = hub
+        .state
+        .engine
+        .admin(AdminCommand::StartSession)
+        .await
+        .unwrap()
+        .unwrap();
+    record_two_participants(hub.local_addr.port()).await;
+    hub.state
+        .engine
+        .admin(|reply| AdminCommand::End(session, reply))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An hour between syncs: only "sync now" can explain the data arriving in time.
+    let (status, set) = facilitator(
+        &hub,
+        "PUT",
+        "/api/sync",
+        Some(json!({"databaseUrl": central.url, "everySecs": 3600})),
+    )
+    .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["everySecs"], 3600);
+    assert!(
+        set["database"]
+            .as_str()
+            .is_some_and(|database| database.contains(&central.name))
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = hub_info(&hub).await;
+        if info["sync"]["state"] == "idle" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "first sync: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(central.count("SELECT count(*) FROM rr_intervals").await, 4);
+    let first_sync_at = hub_info(&hub).await["sync"]["lastSyncAt"].as_u64().unwrap();
+    let tables = hub_info(&hub).await["sync"]["tables"].clone();
+    let beats = tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|table| table["table"] == "rr_intervals")
+        .cloned()
+        .unwrap_or_else(|| panic!("per-table progress: {tables}"));
+    assert_eq!(beats["rows"], 4);
+    assert_eq!(beats["done"], true);
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, _) = facilitator(&hub, "POST", "/api/sync", None).await;
+    assert_eq!(status, 202);
+    loop {
+        let info = hub_info(&hub).await;
+        if info["sync"]["state"] == "idle"
+            && info["sync"]["lastSyncAt"].as_u64() > Some(first_sync_at)
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "sync now: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    hub.stop().await.unwrap();
+
+    // The setting outlives the hub; it is readable by its owner only.
+    let saved = dir.path().join("central_sync.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let hub = synchub::serve::start(test_config(dir.path(), None))
+        .await
+        .unwrap();
+    assert_eq!(hub_info(&hub).await["sync"]["everySecs"], 3600);
+    let (status, off) =
+        facilitator(&hub, "PUT", "/api/sync", Some(json!({"databaseUrl": null}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(off["state"], "disabled");
+    assert!(!saved.exists());
+    hub.stop().await.unwrap();
     central.drop().await;
 }
 

@@ -221,6 +221,8 @@ async fn facilitator_routes_refuse_missing_and_wrong_tokens() {
         ("GET", "/api/research/stats"),
         ("PUT", "/api/pacer"),
         ("GET", "/api/straps"),
+        ("PUT", "/api/sync"),
+        ("POST", "/api/sync"),
         ("POST", "/api/straps/AA:BB/assign"),
         ("DELETE", "/api/straps/AA:BB/assign"),
     ];

@@ -265,6 +265,84 @@ pub struct SyncStatus {
     /// Why the last run failed (no credentials or hosts in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The central database, without its password; absent when none is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Seconds between background syncs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_secs: Option<u64>,
+    /// Per-table progress of the run under way, or of the last run.
+    #[serde(default)]
+    pub tables: Vec<SyncTableProgress>,
+}
+
+/// One table's progress in a central sync run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncTableProgress {
+    /// Table name, e.g. `rr_intervals`.
+    pub table: String,
+    /// Rows sent so far in this run.
+    pub rows: u64,
+    /// The table is done for this run.
+    pub done: bool,
+}
+
+/// `PUT /api/sync` (facilitator): where stored sessions are synced. `databaseUrl: null` turns
+/// the background sync off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSettingsRequest {
+    /// `postgres://user:password@host:port/database` (`?sslmode=require` for a remote one);
+    /// `null` turns the sync off.
+    pub database_url: Option<String>,
+    /// Seconds between background syncs, `10..=86400` (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub every_secs: Option<u64>,
+}
+
+impl SyncSettingsRequest {
+    /// Validates a `PUT /api/sync` body (the URL's syntax is the hub's to check).
+    pub fn decode(body: &Value) -> Result<SyncSettingsRequest, DecodeError> {
+        let fields = Fields::of_data("PUT /api/sync", body, false)?;
+        if !body
+            .as_object()
+            .is_some_and(|map| map.contains_key("databaseUrl"))
+        {
+            return Err(fields.error("databaseUrl", DecodeErrorKind::MissingField));
+        }
+        let database_url = match fields.optional("databaseUrl") {
+            None => None,
+            Some(value) => {
+                let url = fields.string("databaseUrl", value, 2048)?.trim();
+                if url.is_empty() {
+                    None
+                } else {
+                    Some(url.to_owned())
+                }
+            }
+        };
+        let every_secs = match fields.optional("everySecs") {
+            None => None,
+            Some(value) => {
+                let secs = fields.unsigned_integer("everySecs", value)?;
+                if !(10..=86_400).contains(&secs) {
+                    return Err(fields.error(
+                        "everySecs",
+                        DecodeErrorKind::OutOfRange {
+                            allowed: "10..=86400",
+                        },
+                    ));
+                }
+                Some(secs)
+            }
+        };
+        Ok(SyncSettingsRequest {
+            database_url,
+            every_secs,
+        })
+    }
 }
 
 /// `GET /api/hub` (facilitator).

@@ -22,6 +22,7 @@ use crate::hub::{
 use crate::rest::{
     ApiErrorBody, Health, HubInfo, LegacyErrorBody, PacerRequest, ParticipantList,
     ResearchStatsBody, Schedule, SessionInfo, SessionList, StrapAssignRequest, StrapList,
+    SyncSettingsRequest,
 };
 
 /// One generated schema and the file it belongs in.
@@ -192,6 +193,10 @@ pub fn schema_files() -> Vec<SchemaFile> {
                 Accepted,
                 "PUT /api/pacer request body (facilitator); the answer is the `pacer` event's body.",
             ),
+        ),
+        file(
+            "rest.sync_settings.json",
+            schema_of::<SyncSettingsRequest>(Accepted, "PUT /api/sync request body (facilitator)."),
         ),
         file(
             "rest.strap_list.json",

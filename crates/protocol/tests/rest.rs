@@ -278,3 +278,42 @@ fn a_strap_assignment_carries_a_label_and_the_join_fields() {
         );
     }
 }
+
+#[test]
+fn sync_settings_name_a_database_or_turn_the_sync_off() {
+    use synchub_protocol::rest::SyncSettingsRequest;
+    let set = SyncSettingsRequest::decode(&json!({
+        "databaseUrl": " postgres://hub@central/research ",
+        "everySecs": 60
+    }))
+    .unwrap();
+    assert_eq!(
+        set.database_url.as_deref(),
+        Some("postgres://hub@central/research")
+    );
+    assert_eq!(set.every_secs, Some(60));
+    for off in [json!({"databaseUrl": null}), json!({"databaseUrl": ""})] {
+        assert_eq!(
+            SyncSettingsRequest::decode(&off).unwrap().database_url,
+            None,
+            "{off}"
+        );
+    }
+    for (body, expected) in [
+        (json!({}), "PUT /api/sync: field `databaseUrl`: missing"),
+        (
+            json!({"databaseUrl": 5}),
+            "PUT /api/sync: field `databaseUrl`: expected a string, found a number",
+        ),
+        (
+            json!({"databaseUrl": "postgres://x", "everySecs": 1}),
+            "PUT /api/sync: field `everySecs`: out of range (allowed: 10..=86400)",
+        ),
+    ] {
+        assert_eq!(
+            SyncSettingsRequest::decode(&body).unwrap_err().to_string(),
+            expected,
+            "{body}"
+        );
+    }
+}

@@ -60,8 +60,8 @@ pub struct Shared {
     /// Origins allowed by CORS: the hub's own addresses and the desktop app.
     pub allowed_origins: Vec<HeaderValue>,
     pub room_codes: RoomCodeGuard,
-    /// The background sync's latest outcome; `None` when no central database is configured.
-    pub sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
+    /// The background sync to the central database.
+    pub central: Arc<crate::central::CentralControl>,
     /// Hub-read Bluetooth straps (a room that says why when Bluetooth is off).
     pub straps: Arc<crate::straps::StrapRoom>,
     next_conn: AtomicU64,
@@ -78,7 +78,7 @@ impl AppState {
         store: Arc<Store>,
         public_base_url: String,
         allowed_origins: Vec<HeaderValue>,
-        sync_status: Option<watch::Receiver<synchub_cloud::SyncStatus>>,
+        central: Arc<crate::central::CentralControl>,
         straps: Arc<crate::straps::StrapRoom>,
     ) -> Self {
         AppState(Arc::new(Shared {
@@ -91,7 +91,7 @@ impl AppState {
             public_base_url,
             allowed_origins,
             room_codes: RoomCodeGuard::default(),
-            sync_status,
+            central,
             straps,
             next_conn: AtomicU64::new(1),
         }))
@@ -138,6 +138,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/hub", get(rest::hub_info))
         .route("/api/schedule", put(rest::put_schedule))
         .route("/api/pacer", put(rest::put_pacer))
+        .route("/api/sync", put(rest::put_sync).post(rest::sync_now))
         .route("/api/straps", get(straps::list))
         .route(
             "/api/straps/{id}/assign",

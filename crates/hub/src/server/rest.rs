@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use synchub_protocol::ErrorCode;
 use synchub_protocol::rest::{
     Health, HubInfo, PacerRequest, ParticipantList, ResearchStats, ResearchStatsBody, Schedule,
-    ScheduleMode, SessionInfo, StoreStatus, SyncState, SyncStatus,
+    ScheduleMode, SessionInfo, StoreStatus, SyncSettingsRequest, SyncStatus,
 };
 use synchub_session::SessionId;
 use synchub_session::record::Phase;
@@ -159,36 +159,44 @@ pub async fn hub_info(State(state): State<AppState>) -> Json<HubInfo> {
                 .load(std::sync::atomic::Ordering::Relaxed),
             size_bytes,
         },
-        sync: sync_status_to_wire(state.sync_status.as_ref()),
+        sync: state.central.status(),
     })
 }
 
-/// The background sync's state as the console shows it.
-fn sync_status_to_wire(
-    status: Option<&tokio::sync::watch::Receiver<synchub_cloud::SyncStatus>>,
-) -> SyncStatus {
-    let Some(status) = status else {
-        return SyncStatus {
-            state: SyncState::Disabled,
-            last_sync_at: None,
-            unsynced_rows: 0,
-            last_error: None,
-        };
-    };
-    let status = status.borrow().clone();
-    let state = if status.consecutive_failures > 0 {
-        SyncState::Failed
-    } else if status.last_sync_ms.is_some() {
-        SyncState::Idle
-    } else {
-        SyncState::Never
-    };
-    SyncStatus {
-        state,
-        last_sync_at: status.last_sync_ms.and_then(|ms| u64::try_from(ms).ok()),
-        unsynced_rows: status.rows_pending,
-        last_error: status.last_error,
+/// `PUT /api/sync {databaseUrl, everySecs?}`: where stored sessions go from now on (`null`: off).
+pub async fn put_sync(
+    State(state): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SyncStatus>, AppError> {
+    let Json(body) =
+        body.map_err(|rejection| AppError::api(ErrorCode::InvalidPayload, rejection.body_text()))?;
+    let request = SyncSettingsRequest::decode(&body)
+        .map_err(|error| AppError::api(error.code(), error.to_string()))?;
+    state
+        .central
+        .configure(
+            request.database_url,
+            request.every_secs.map(std::time::Duration::from_secs),
+        )
+        .await
+        .map_err(|error| match error {
+            crate::central::SettingsError::BadUrl(_) => {
+                AppError::api(ErrorCode::InvalidPayload, error.to_string())
+            }
+            crate::central::SettingsError::Save(_) => AppError::Internal(error.into()),
+        })?;
+    Ok(Json(state.central.status()))
+}
+
+/// `POST /api/sync`: sync now rather than at the next interval.
+pub async fn sync_now(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    if !state.central.sync_now() {
+        return Err(AppError::api(
+            ErrorCode::Conflict,
+            "no central database is configured; set one with PUT /api/sync {\"databaseUrl\": …} or start the hub with --database-url",
+        ));
     }
+    Ok((StatusCode::ACCEPTED, Json(state.central.status())))
 }
 
 fn engine_gone() -> AppError {
