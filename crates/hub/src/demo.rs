@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use synchub_session::record::ScheduleMode;
 use synchub_session::{PhaseDurations, ScheduleConfig};
 use synchub_sim::crowd::{Crowd, CrowdConfig};
@@ -164,7 +165,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     keep_a_session_running(&hub).await;
     let room = hub.state.room();
     println!("synchub ready on {}", hub.base_url);
-    println!("console: {}/", hub.base_url);
+    // A demo's data is throwaway and local, so its token is printed rather than pointed at.
+    let token = std::fs::read_to_string(&hub.admin_token_path)
+        .context("reading the demo hub's admin token")?;
+    println!("console: {}/ (admin token: {})", hub.base_url, token.trim());
     println!("join URL: {}", hub.state.join_url());
     println!(
         "room: {} · code {}",
