@@ -1,0 +1,141 @@
+// The hub's HTTP API, typed with the generated wire types. Every call goes through
+// [`HubApi.request`], which adds the admin token, and turns any failure into a `HubError`
+// with the hub's stable code — so each screen shows errors the same plain way.
+import type { Backend } from "./backend";
+import { HubError, hubErrorFromNetwork, hubErrorFromResponse } from "../lib/api-error";
+import type { HubInfo } from "../generated/rest.hub_info";
+import type { Schedule } from "../generated/rest.schedule";
+import type { SessionInfo } from "../generated/rest.session_info";
+import type { ArrayOf_SessionInfo as SessionList } from "../generated/rest.session_list";
+import type { ParticipantList } from "../generated/rest.participant_list";
+import type { Pacer } from "../generated/hub.pacer";
+import type { PacerRequest } from "../generated/rest.pacer";
+import type { StrapAssignRequest } from "../generated/rest.strap_assign";
+import type { StrapList } from "../generated/rest.strap_list";
+import type { SyncSettingsRequest } from "../generated/rest.sync_settings";
+
+export type ExportFormat = "json" | "csv" | "parquet";
+
+type Fetch = typeof fetch;
+
+export class HubApi {
+  constructor(
+    readonly backend: Backend,
+    private readonly fetcher: Fetch = (...args) => fetch(...args),
+  ) {}
+
+  /** One request; JSON in and out. Throws `HubError`. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, body);
+    const text = await response.text();
+    if (text === "") return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new HubError("bad_response", `The hub sent something that is not JSON for ${path}.`, response.status);
+    }
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+    const { baseUrl, adminToken } = await this.backend.connection();
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (adminToken !== null) headers.Authorization = `Bearer ${adminToken}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.fetcher(baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch (error) {
+      throw hubErrorFromNetwork(error);
+    }
+    if (!response.ok) {
+      const error = hubErrorFromResponse(response.status, await response.text());
+      if (error.code === "unauthorized") this.backend.forgetToken();
+      throw error;
+    }
+    return response;
+  }
+
+  hub(): Promise<HubInfo> {
+    return this.request("GET", "/api/hub");
+  }
+
+  putSchedule(schedule: Schedule): Promise<Schedule> {
+    return this.request("PUT", "/api/schedule", schedule);
+  }
+
+  currentSession(): Promise<SessionInfo | null> {
+    return this.request<SessionInfo>("GET", "/api/sessions/current").catch((error: unknown) => {
+      if (error instanceof HubError && error.status === 404) return null;
+      throw error;
+    });
+  }
+
+  sessions(): Promise<SessionList> {
+    return this.request("GET", "/api/sessions");
+  }
+
+  session(id: string): Promise<SessionInfo> {
+    return this.request("GET", `/api/sessions/${encodeURIComponent(id)}`);
+  }
+
+  startSession(): Promise<SessionInfo> {
+    return this.request("POST", "/api/sessions");
+  }
+
+  advanceSession(id: string): Promise<SessionInfo> {
+    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/advance`);
+  }
+
+  endSession(id: string): Promise<SessionInfo> {
+    return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/end`);
+  }
+
+  participants(): Promise<ParticipantList> {
+    return this.request("GET", "/api/participants");
+  }
+
+  straps(): Promise<StrapList> {
+    return this.request("GET", "/api/straps");
+  }
+
+  assignStrap(id: string, assignment: StrapAssignRequest): Promise<unknown> {
+    return this.request("POST", `/api/straps/${encodeURIComponent(id)}/assign`, assignment);
+  }
+
+  unassignStrap(id: string): Promise<unknown> {
+    return this.request("DELETE", `/api/straps/${encodeURIComponent(id)}/assign`);
+  }
+
+  putPacer(settings: PacerRequest): Promise<Pacer> {
+    return this.request("PUT", "/api/pacer", settings);
+  }
+
+  putSync(settings: SyncSettingsRequest): Promise<unknown> {
+    return this.request("PUT", "/api/sync", settings);
+  }
+
+  runSync(): Promise<unknown> {
+    return this.request("POST", "/api/sync");
+  }
+
+  /** The research export as a file: fetched with the token (a plain link could not carry it). */
+  async researchExport(startMs: number, endMs: number, format: ExportFormat): Promise<{ blob: Blob; fileName: string }> {
+    const query = new URLSearchParams({ start: String(startMs), end: String(endMs), format });
+    const response = await this.send("GET", `/api/research/export?${query}`);
+    const blob = await response.blob();
+    return { blob, fileName: exportFileName(response.headers.get("Content-Disposition"), startMs, endMs, format) };
+  }
+}
+
+/** The file name from `Content-Disposition`, or one made from the range. */
+export function exportFileName(disposition: string | null, startMs: number, endMs: number, format: ExportFormat): string {
+  const match = disposition?.match(/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i);
+  if (match?.[1]) return decodeURIComponent(match[1]);
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  return `synchub-research-${day(startMs)}-to-${day(endMs)}.${format}`;
+}

@@ -1,0 +1,39 @@
+// One interface to the hub, two implementations (GitButler's `IBackend` pattern): the same
+// console runs in a browser against `synchub serve` (HttpBackend) and in the desktop window
+// (TauriBackend). Both reach the hub's HTTP API and Socket.IO the same way; they differ only
+// in where the hub's address and admin token come from, and in what the desktop can do that a
+// browser cannot (put the projector on a second monitor).
+
+/** Where the hub is and how to prove we are its facilitator. */
+export interface HubConnection {
+  /** Origin of the hub's HTTP API, without a trailing slash; `""` means this page's origin. */
+  baseUrl: string;
+  /** The admin token, or null when the facilitator has not entered it yet. */
+  adminToken: string | null;
+}
+
+/** A display the desktop app can open the projector on (`invoke('list_monitors')`). */
+export interface Monitor {
+  index: number;
+  name: string;
+  width: number;
+  height: number;
+}
+
+export interface Backend {
+  readonly kind: "http" | "tauri";
+  /** Whether the facilitator types the admin token (browser) or the app hands it over. */
+  readonly asksForToken: boolean;
+  /** Whether this backend can open the projector window on a monitor (desktop only). */
+  readonly canProject: boolean;
+  /** The hub's address and the admin token. */
+  connection(): Promise<HubConnection>;
+  /** Keep a token the facilitator typed, for this tab only. No-op on the desktop. */
+  rememberToken(token: string): void;
+  /** Drop a token the hub refused. No-op on the desktop. */
+  forgetToken(): void;
+  /** Monitors for the projector; empty where `canProject` is false. */
+  listMonitors(): Promise<Monitor[]>;
+  /** Opens the full-screen projector on monitor `index`. */
+  openProjector(index: number): Promise<void>;
+}
