@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context as _, bail};
+// Switches set by environment variables accept 1/0, yes/no, on/off and true/false.
+use clap::builder::BoolishValueParser;
 use serde::Deserialize;
 use synchub_session::record::ScheduleMode;
 use synchub_session::{PhaseDurations, ScheduleConfig};
@@ -38,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SYNCHUB_ROOM_CODE", conflicts_with = "no_room_code")]
     pub room_code: Option<String>,
     /// Let anyone on the network join without a code.
-    #[arg(long, env = "SYNCHUB_NO_ROOM_CODE")]
+    #[arg(long, env = "SYNCHUB_NO_ROOM_CODE", value_parser = BoolishValueParser::new())]
     pub no_room_code: bool,
     /// Rolling sessions back to back, or sessions the facilitator starts [default: rolling].
     #[arg(long, env = "SYNCHUB_SCHEDULE", value_enum)]
@@ -47,7 +49,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SYNCHUB_PHASES")]
     pub phases: Option<Phases>,
     /// Do not advertise the hub over mDNS.
-    #[arg(long, env = "SYNCHUB_NO_MDNS")]
+    #[arg(long, env = "SYNCHUB_NO_MDNS", value_parser = BoolishValueParser::new())]
     pub no_mdns: bool,
     /// Most participants in one session [default: no limit].
     #[arg(long, env = "SYNCHUB_MAX_PARTICIPANTS")]
@@ -61,7 +63,7 @@ pub struct ServeArgs {
     pub sync_every_secs: Option<u64>,
     /// Read Bluetooth LE heart-rate straps (Polar H10, Garmin HRM, …) with this computer's
     /// Bluetooth; each strap the facilitator assigns joins as a participant.
-    #[arg(long, env = "SYNCHUB_BLE")]
+    #[arg(long, env = "SYNCHUB_BLE", value_parser = BoolishValueParser::new())]
     pub ble: bool,
 }
 

@@ -27,8 +27,9 @@ use crate::server::metrics::Metrics;
 use crate::server::{self, AppState, RoomSettings};
 use crate::straps::StrapRoom;
 
-/// The desktop app's origin (Tauri v2 on Linux and macOS), allowed by CORS besides the hub's own.
-const DESKTOP_ORIGIN: &str = "tauri://localhost";
+/// The desktop app's origins, allowed by CORS besides the hub's own: Tauri v2 serves its pages
+/// from `tauri://localhost` on Linux and macOS and from `http://tauri.localhost` on Windows.
+const DESKTOP_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
 
 /// A hub that accepts connections.
 #[derive(Debug)]
@@ -103,8 +104,8 @@ fn allowed_origins(lan: IpAddr, port: u16) -> Vec<HeaderValue> {
         format!("http://{lan}:{port}"),
         format!("http://127.0.0.1:{port}"),
         format!("http://localhost:{port}"),
-        DESKTOP_ORIGIN.to_owned(),
     ];
+    origins.extend(DESKTOP_ORIGINS.map(str::to_owned));
     origins.dedup();
     origins
         .iter()

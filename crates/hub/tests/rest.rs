@@ -572,6 +572,7 @@ async fn cors_allows_the_hubs_origin_and_the_desktop_app_only() {
     for (origin, allowed) in [
         (own.as_str(), true),
         ("tauri://localhost", true),
+        ("http://tauri.localhost", true),
         ("http://evil.example", false),
     ] {
         let request = Request::builder()

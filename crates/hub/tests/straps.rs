@@ -91,12 +91,16 @@ fn strap_named<'a>(straps: &'a [Value], name: &str) -> &'a Value {
 
 #[test]
 fn without_a_system_bus_the_hub_runs_and_says_why_once() {
+    // Switched on by the environment, as a service manager would (1, not only `true`).
     let hub = HubProcess::start(
-        &["--ble"],
-        &[(
-            "DBUS_SYSTEM_BUS_ADDRESS",
-            "unix:path=/nonexistent/synchub-test-bus",
-        )],
+        &[],
+        &[
+            ("SYNCHUB_BLE", "1"),
+            (
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/synchub-test-bus",
+            ),
+        ],
     );
     let (status, body) = hub.call("GET", "/api/straps", None);
     assert_eq!(status, 200, "{body}");
