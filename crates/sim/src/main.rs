@@ -52,6 +52,11 @@ enum Command {
         /// (default: ramp time + 30 s).
         #[arg(long)]
         join_timeout_secs: Option<u64>,
+        /// Seconds between the last join and the start of the measurement: the hub first
+        /// catches up with the joins and first batches of the ramp, which is not its steady
+        /// state. 0 measures from the last join.
+        #[arg(long, default_value_t = 10)]
+        settle_secs: u64,
     },
 }
 
@@ -268,6 +273,7 @@ async fn bench(
     duration_secs: u64,
     hub_pid: Option<u32>,
     join_timeout_secs: Option<u64>,
+    settle_secs: u64,
 ) -> anyhow::Result<ExitCode> {
     let config = crowd_args.config()?;
     if duration_secs == 0 {
@@ -305,13 +311,28 @@ async fn bench(
         );
     }
 
+    // Settle: the backlog of the ramp drains before the measurement starts.
+    let mut interrupted = false;
+    if settle_secs > 0 {
+        eprintln!("sim: settling for {settle_secs} s before measuring");
+        let settled = Some(Instant::now() + Duration::from_secs(settle_secs));
+        let mut nothing: [&mut CpuSampler; 0] = [];
+        interrupted = !watch_until(&crowd, started, settled, &mut nothing).await;
+    }
+
     // Measure.
     let before = crowd.snapshot();
     let mut generator = CpuSampler::start(ProcessId::Current);
     let mut hub = hub_pid.map(|pid| CpuSampler::start(ProcessId::Pid(pid)));
     crowd.stats().set_measuring(true);
     let measure_started = Instant::now();
-    let deadline = Some(measure_started + Duration::from_secs(duration_secs));
+    // Ctrl-C while settling: measure nothing, report what there is.
+    let measured_for = if interrupted {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(duration_secs)
+    };
+    let deadline = Some(measure_started + measured_for);
     let completed = match hub.as_mut() {
         Some(hub) => watch_until(&crowd, started, deadline, &mut [&mut generator, hub]).await,
         None => watch_until(&crowd, started, deadline, &mut [&mut generator]).await,
@@ -373,7 +394,17 @@ fn main() -> ExitCode {
                 duration_secs,
                 hub_pid,
                 join_timeout_secs,
-            } => bench(crowd, duration_secs, hub_pid, join_timeout_secs).await,
+                settle_secs,
+            } => {
+                bench(
+                    crowd,
+                    duration_secs,
+                    hub_pid,
+                    join_timeout_secs,
+                    settle_secs,
+                )
+                .await
+            }
         }
     });
     match result {

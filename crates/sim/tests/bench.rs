@@ -43,6 +43,8 @@ fn bench_args(hub: &FakeHub, room_code: &str, transport: &str) -> Vec<String> {
         "50",
         "--join-timeout-secs",
         "5",
+        "--settle-secs",
+        "1",
     ]
     .map(str::to_owned)
     .to_vec()
