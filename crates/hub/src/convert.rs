@@ -174,6 +174,7 @@ pub fn live_session_info(
         group_metrics: group_metrics(group),
         audio_track: audio_track(duration_ms),
         phase_ends_at: Some(wire_ms(session.phase_ends_at_ms)),
+        summary: None,
     }
 }
 
@@ -212,6 +213,10 @@ pub fn stored_session_info(session: &synchub_store::SessionOverview) -> rest::Se
         },
         audio_track: audio_track(duration_ms),
         phase_ends_at: None,
+        summary: session
+            .ended_at_ms
+            .zip(summary)
+            .map(|(ended_at_ms, summary)| session_summary(ended_at_ms, summary)),
     }
 }
 

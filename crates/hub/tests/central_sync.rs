@@ -136,7 +136,9 @@ async fn the_hub_syncs_ended_sessions_in_the_background_and_reports_it() {
         every: Duration::from_millis(500),
     });
     let hub = synchub::serve::start(config).await.expect("the hub starts");
-    assert_eq!(hub_info(&hub).await["sync"]["state"], "never");
+    // Nothing has succeeded yet; the first push may already be under way.
+    let first = hub_info(&hub).await["sync"]["state"].clone();
+    assert!(first == "never" || first == "running", "{first}");
     let session = hub
         .state
         .engine

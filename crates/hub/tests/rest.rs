@@ -417,6 +417,35 @@ async fn sessions_start_advance_and_end_on_command() {
     .await;
     assert_eq!(ended.status, StatusCode::OK);
     assert_eq!(ended.body["phase"], "complete");
+    // The ended session keeps its figures, as `session_complete` gave them, in the history.
+    let history = call(&hub, "GET", "/api/sessions", None, None).await;
+    let finished = history
+        .body
+        .as_array()
+        .and_then(|sessions| {
+            sessions
+                .iter()
+                .find(|session| session["sessionId"] == id.as_str())
+        })
+        .unwrap_or_else(|| panic!("the ended session is listed: {}", history.text));
+    assert_original_session_shape(finished);
+    let summary = &finished["summary"];
+    assert_eq!(
+        keys(summary),
+        [
+            "averageCoherence",
+            "duration",
+            "endedAt",
+            "participantCount",
+            "peakCoherence",
+            "startedAt",
+            "timeInPhase"
+        ]
+    );
+    assert!(
+        summary["duration"].as_u64().unwrap() < finished["duration"].as_u64().unwrap(),
+        "ended early, so it ran shorter than scheduled: {finished}"
+    );
     let started = call(&hub, "POST", "/api/sessions", Some(&token), None).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
     assert_ne!(started.body["sessionId"], id.as_str());

@@ -49,6 +49,10 @@ pub struct SessionInfo {
     /// When the current phase ends, ms since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase_ends_at: Option<u64>,
+    /// A completed session's figures (as in `session_complete`): how long it really ran, its
+    /// average and peak, the time in each band. Absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::hub::SessionSummary>,
 }
 
 /// `GET /api/sessions`: a bare JSON array, as the original returned it.

@@ -275,6 +275,7 @@ fn our_body(name: &str) -> Value {
                 duration: 900_000,
             },
             phase_ends_at: Some(1_732_631_280_000),
+            summary: None,
         }),
         "legacy_error" => serde_json::to_value(LegacyErrorBody {
             error: "No active session found".into(),

@@ -27,7 +27,7 @@ export function History(props: { api: HubApi; completedSessionId: string | null 
             <thead>
               <tr>
                 <th scope="col">Started</th>
-                <th scope="col">Planned</th>
+                <th scope="col">Length</th>
                 <th scope="col">People</th>
                 <th scope="col">Average</th>
                 <th scope="col">Peak</th>
@@ -39,10 +39,12 @@ export function History(props: { api: HubApi; completedSessionId: string | null 
               {list.map((session) => (
                 <tr key={session.sessionId}>
                   <td>{formatDateTime(session.startedAt)}</td>
-                  <td class="tabular">{formatDuration(session.duration)}</td>
-                  <td class="tabular">{session.participantCount}</td>
-                  <td class="tabular">{formatScore(session.groupMetrics.averageCoherence)}</td>
-                  <td class="tabular">{formatScore(session.groupMetrics.peakCoherence)}</td>
+                  <td class="tabular">
+                    {session.summary ? formatDuration(session.summary.duration) : <>{formatDuration(session.duration)} <span class="faint">planned</span></>}
+                  </td>
+                  <td class="tabular">{session.summary?.participantCount ?? session.participantCount}</td>
+                  <td class="tabular">{formatScore(session.summary?.averageCoherence ?? session.groupMetrics.averageCoherence)}</td>
+                  <td class="tabular">{formatScore(session.summary?.peakCoherence ?? session.groupMetrics.peakCoherence)}</td>
                   <td>{phaseLabel(session.currentPhase)}</td>
                   <td>
                     <button type="button" class="quiet" onClick={() => action.run(async () => setOpen(await props.api.session(session.sessionId)))}>
@@ -63,6 +65,18 @@ export function History(props: { api: HubApi; completedSessionId: string | null 
           </div>
           <dl class="summary-grid">
             <div><dt>Planned length</dt><dd class="tabular">{formatDuration(open.duration)}</dd></div>
+            {open.summary && (
+              <>
+                <div><dt>Ran for</dt><dd class="tabular">{formatDuration(open.summary.duration)}</dd></div>
+                <div><dt>People who joined</dt><dd class="tabular">{open.summary.participantCount}</dd></div>
+                <div>
+                  <dt>Group average high / medium / low for</dt>
+                  <dd class="tabular">
+                    {formatDuration(open.summary.timeInPhase.high)} / {formatDuration(open.summary.timeInPhase.medium)} / {formatDuration(open.summary.timeInPhase.low)}
+                  </dd>
+                </div>
+              </>
+            )}
             <div><dt>People now / at the end</dt><dd class="tabular">{open.participantCount}</dd></div>
             <div><dt>Average</dt><dd class="tabular">{formatScore(open.groupMetrics.averageCoherence)}</dd></div>
             <div><dt>Peak</dt><dd class="tabular">{formatScore(open.groupMetrics.peakCoherence)}</dd></div>

@@ -37,6 +37,11 @@ export interface SessionInfo {
    * Start, ms since the Unix epoch.
    */
   startedAt: number;
+  /**
+   * A completed session's figures (as in `session_complete`): how long it really ran, its
+   * average and peak, the time in each band. Absent while it runs.
+   */
+  summary?: SessionSummary | null;
 }
 /**
  * Audio track.
@@ -116,6 +121,53 @@ export interface CoherenceDistribution {
   low: number;
   /**
    * Participants with `40 ≤ score < 60`.
+   */
+  medium: number;
+}
+/**
+ * The figures of a finished session.
+ */
+export interface SessionSummary {
+  /**
+   * Mean of the group's `averageCoherence` over the active phase, 0–100.
+   */
+  averageCoherence: number;
+  /**
+   * How long it ran, ms (`endedAt − startedAt`; shorter than scheduled when ended early).
+   */
+  duration: number;
+  /**
+   * Session end, ms since the Unix epoch.
+   */
+  endedAt: number;
+  /**
+   * Distinct participants who joined at any time.
+   */
+  participantCount: number;
+  /**
+   * Highest group `averageCoherence`, 0–100.
+   */
+  peakCoherence: number;
+  /**
+   * Session start, ms since the Unix epoch.
+   */
+  startedAt: number;
+  timeInPhase: TimeInPhase;
+}
+/**
+ * Time the group average spent in each band, ms.
+ */
+export interface TimeInPhase {
+  /**
+   * ms with the group average at 60 or above.
+   */
+  high: number;
+  /**
+   * ms with the group average below 40.
+   */
+  low: number;
+  /**
+   * ms with the group average in 40–60.
    */
   medium: number;
 }
