@@ -59,12 +59,24 @@ fn tls_connector() -> Result<MakeRustlsConnect, Error> {
 pub fn redacted_url(database_url: &str) -> String {
     match database_url.parse::<Config>() {
         Ok(config) => {
+            let ports = config.get_ports();
             let hosts: Vec<String> = config
                 .get_hosts()
                 .iter()
-                .map(|host| match host {
-                    tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                .enumerate()
+                .map(|(index, host)| {
+                    let name = match host {
+                        tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                    };
+                    // One port for every host, or one per host (the parser fills in 5432).
+                    match ports
+                        .get(index)
+                        .or(ports.first().filter(|_| ports.len() == 1))
+                    {
+                        Some(port) => format!("{name}:{port}"),
+                        None => name,
+                    }
                 })
                 .collect();
             format!(
@@ -86,8 +98,17 @@ mod tests {
     fn the_redacted_url_has_no_password() {
         let url = "postgres://alice:secret@db.example.org:5432/research?sslmode=require";
         let redacted = redacted_url(url);
-        assert_eq!(redacted, "postgres://alice@db.example.org/research");
+        assert_eq!(redacted, "postgres://alice@db.example.org:5432/research");
         assert!(!redacted.contains("secret"));
+        // The port says which server it is when several run on one host.
+        assert_eq!(
+            redacted_url("postgres://hub:pw@127.0.0.1:6543/central"),
+            "postgres://hub@127.0.0.1:6543/central"
+        );
+        assert_eq!(
+            redacted_url("postgres://hub@db/central"),
+            "postgres://hub@db:5432/central"
+        );
     }
 
     #[test]
