@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { HubApi } from "../backend/api";
 import type { Schedule } from "../generated/rest.schedule";
+import { formatDuration } from "../lib/format";
 import { useAction } from "./hooks";
 import { Problem } from "./Problem";
 
@@ -32,7 +33,7 @@ export function ScheduleForm(props: { api: HubApi; schedule: Schedule; onSaved: 
       <summary>
         <h2>Schedule</h2>
         <span class="muted">
-          {s.mode === "rolling" ? `rolling, every ${s.slotMinutes} min` : "manual"} · {minutesFromSecs(s.phases.preparation)} + {minutesFromSecs(s.phases.active)} + {minutesFromSecs(s.phases.integration)} min
+          {s.mode === "rolling" ? `rolling, every ${s.slotMinutes} min` : "manual"} · {formatDuration(s.phases.preparation * 1000)} + {formatDuration(s.phases.active * 1000)} + {formatDuration(s.phases.integration * 1000)}
         </span>
       </summary>
       <form
