@@ -266,6 +266,11 @@ impl StreamingAnalyzer {
         if next_due <= final_secs {
             next_due += ((final_secs - next_due) / step).floor() * step + step;
         }
+        if next_due <= final_secs {
+            // Beat times so large that a step is lost in rounding (beyond ~4.5e16 s): still move
+            // past this beat, so a poll never yields more than one result per new beat.
+            next_due = final_secs.next_up();
+        }
         self.next_due_secs = Some(next_due);
         let warming_up = span_secs < self.config.window_secs;
         let (start_secs, window_secs) = if warming_up {

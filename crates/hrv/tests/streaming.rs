@@ -276,3 +276,26 @@ fn a_shared_workspace_changes_no_result() {
         assert_eq!(series, expected_series);
     }
 }
+
+#[test]
+fn at_enormous_beat_times_a_poll_still_yields_at_most_one_result_per_beat() {
+    // At 1e17 s adjacent doubles are 16 s apart, so the 5 s result step vanishes in rounding;
+    // the analyser must still move past each beat instead of yielding results forever.
+    let mut analyzer = StreamingAnalyzer::new(StreamConfig {
+        clean: false,
+        ..StreamConfig::default()
+    });
+    let mut workspace = StreamWorkspace::new();
+    let start = 1e17_f64;
+    for k in 0..40_u32 {
+        let beat = Beat {
+            time_secs: start + 16.0 * f64::from(k),
+            rr_ms: 1000.0,
+        };
+        analyzer.push(beat, &mut workspace).expect("beats in order");
+        let results = std::iter::from_fn(|| analyzer.poll_result(&mut workspace))
+            .take(3)
+            .count();
+        assert!(results <= 1, "beat {k}: {results} results from one beat");
+    }
+}
