@@ -6,7 +6,7 @@ import type { HubApi } from "../backend/api";
 import type { IntentionCategory } from "../generated/client.join_session";
 import type { Strap } from "../generated/rest.strap_list";
 import { HubError } from "../lib/api-error";
-import { intentionLabel, sentence } from "../lib/format";
+import { intentionCategories, intentionLabel, sentence } from "../lib/format";
 import { useAction, usePoll } from "./hooks";
 import { Problem } from "./Problem";
 
@@ -16,8 +16,6 @@ const stateLabels: Record<Strap["state"], string> = {
   no_contact: "no skin contact",
   reconnecting: "reconnecting",
 };
-
-const categories: IntentionCategory[] = ["physical_healing", "emotional_release", "anxiety", "abundance", "energy", "grief", "other"];
 
 export function Straps(props: { api: HubApi }) {
   const straps = usePoll(
@@ -99,7 +97,7 @@ function StrapRow(props: { api: HubApi; strap: Strap; onChanged: () => void }) {
           <label for={`strap-intention-${strap.id}`}>Intention</label>
           <select id={`strap-intention-${strap.id}`} value={intention} onChange={(event) => setIntention(event.currentTarget.value as IntentionCategory | "")}>
             <option value="">none</option>
-            {categories.map((category) => <option key={category} value={category}>{intentionLabel(category)}</option>)}
+            {intentionCategories.map((category) => <option key={category} value={category}>{intentionLabel(category)}</option>)}
           </select>
           <label class="check"><input type="checkbox" checked={research} onChange={(event) => setResearch(event.currentTarget.checked)} /> The wearer agrees to research use</label>
           <div class="row">

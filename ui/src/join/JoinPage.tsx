@@ -4,22 +4,10 @@
 // pacer, and the phase with its time left. It reconnects by itself after a Wi-Fi drop.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { io } from "socket.io-client";
-import type { IntentionCategory } from "../generated/client.join_session";
-import { formatDuration, formatScore, phaseLabel, coherenceBand } from "../lib/format";
+import { formatDuration, formatScore, phaseLabel, coherenceBand, intentionCategories, intentionLabels } from "../lib/format";
 import { ParticipantSession, type JoinState, type ParticipantSocket } from "./participant";
 import { ResumeStore, type JoinChoice } from "./resume";
 import { Pacer } from "./Pacer";
-
-/** The original platform's intention categories, in its order; typed against the schema. */
-const intentionLabels: Record<IntentionCategory, string> = {
-  physical_healing: "Physical healing",
-  emotional_release: "Emotional release",
-  anxiety: "Anxiety",
-  abundance: "Abundance",
-  energy: "Energy",
-  grief: "Grief",
-  other: "Something else",
-};
 
 function roomFromUrl(): string | null {
   const room = new URLSearchParams(window.location.search).get("room");
@@ -114,7 +102,7 @@ function JoinForm(props: { initial: JoinChoice | null; problem: string | null; o
       <fieldset class="field">
         <legend>Your intention for this session (optional)</legend>
         <div class="chips">
-          {(Object.keys(intentionLabels) as IntentionCategory[]).map((category) => (
+          {intentionCategories.map((category) => (
             <label class={`chip ${intention === category ? "chip-on" : ""}`} key={category}>
               <input
                 type="radio"

@@ -1,5 +1,6 @@
 // How numbers, times and enum values read on screen: one place, so the console, the join page
 // and their tests agree. Text is plain English for a non-technical facilitator.
+import type { IntentionCategory } from "../generated/client.join_session";
 
 /** `m:ss` for durations under an hour, `h:mm:ss` above; negative counts as 0. */
 export function formatDuration(ms: number): string {
@@ -72,7 +73,8 @@ export function phaseLabel(phase: string | null | undefined): string {
   return phaseLabels[phase] ?? capitalise(phase);
 }
 
-const intentionLabels: Record<string, string> = {
+/** The original platform's intention categories, in its order, as people read them. */
+export const intentionLabels: Record<IntentionCategory, string> = {
   physical_healing: "Physical healing",
   emotional_release: "Emotional release",
   anxiety: "Anxiety",
@@ -82,9 +84,12 @@ const intentionLabels: Record<string, string> = {
   other: "Something else",
 };
 
+/** The categories in the original platform's order. */
+export const intentionCategories = Object.keys(intentionLabels) as IntentionCategory[];
+
 /** An intention category for people. */
 export function intentionLabel(category: string): string {
-  return intentionLabels[category] ?? capitalise(category.replace(/_/g, " "));
+  return intentionLabels[category as IntentionCategory] ?? capitalise(category.replace(/_/g, " "));
 }
 
 const sourceLabels: Record<string, string> = {
