@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{HubProcess, WsClient, count_rows, now_ms, repo_root};
+use crate::util::{HubProcess, StoppedHub, WsClient, count_rows, now_ms, repo_root};
 
 /// The emulated BlueZ with its private bus; stopped (with its bus) when dropped.
 struct EmulatedBluez {
@@ -125,7 +125,7 @@ fn without_a_system_bus_the_hub_runs_and_says_why_once() {
     );
     // Logged once at WARN, not in a loop.
     std::thread::sleep(Duration::from_secs(2));
-    let (exit, log, _dir) = hub.stop();
+    let StoppedHub { exit, log, .. } = hub.stop();
     assert!(exit.success(), "{log}");
     let warnings = log
         .lines()
@@ -288,7 +288,7 @@ fn emulated_straps_join_the_room_are_claimed_and_reconnect() {
         "two wearers and the browser: {current}"
     );
 
-    let (exit, log, dir) = hub.stop();
+    let StoppedHub { exit, log, dir, .. } = hub.stop();
     assert!(exit.success(), "{log}");
     let database = dir.path().join("synchub.sqlite3");
     assert_eq!(

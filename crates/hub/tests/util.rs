@@ -215,7 +215,7 @@ pub fn count_rows(database: &Path, sql: &str) -> i64 {
 
 /// A minimal HTTP/1.1 request with an optional JSON body (tests need a few calls to a hub
 /// process; no client library for that). Returns the status and the body parsed as JSON
-/// (`Null` when empty or not JSON).
+/// (`Null` when empty or not JSON; the hub answers JSON with a length, never chunked).
 pub fn http_json(
     port: u16,
     method: &str,
@@ -242,43 +242,54 @@ pub fn http_json(
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let (head, content) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let content = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(content)
-    } else {
-        content.to_owned()
-    };
-    (
-        status,
-        serde_json::from_str(&content).unwrap_or(Value::Null),
-    )
+    let content = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, content)| content);
+    (status, serde_json::from_str(content).unwrap_or(Value::Null))
 }
 
-fn dechunk(mut chunked: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = chunked.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || rest.len() < size {
-            break;
+/// Collects what a child writes to one of its pipes, on a thread, so the pipe never fills.
+fn collect(
+    pipe: impl std::io::Read + Send + 'static,
+) -> (
+    std::sync::Arc<std::sync::Mutex<String>>,
+    std::thread::JoinHandle<()>,
+) {
+    use std::io::BufRead as _;
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        let mut pipe = std::io::BufReader::new(pipe);
+        let mut line = String::new();
+        while pipe.read_line(&mut line).is_ok_and(|read| read > 0) {
+            sink.lock().expect("pipe text lock").push_str(&line);
+            line.clear();
         }
-        out.push_str(&rest[..size]);
-        chunked = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+    });
+    (text, reader)
 }
 
 /// `synchub serve` as a child process on a free loopback port (manual schedule, no room code,
-/// no mDNS), with extra environment variables. Killed when dropped.
+/// no mDNS), with extra flags and environment variables. Killed when dropped.
 pub struct HubProcess {
-    pub child: std::process::Child,
+    child: std::process::Child,
     pub port: u16,
     pub token: String,
-    pub dir: tempfile::TempDir,
-    /// Everything the hub logged so far (read on a thread so the pipe never fills).
+    dir: Option<tempfile::TempDir>,
+    /// Everything the hub logged so far.
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// What it printed after the ready line.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// A hub process after SIGTERM.
+pub struct StoppedHub {
+    pub exit: std::process::ExitStatus,
+    pub log: String,
+    /// Standard output after the ready line.
+    pub stdout: String,
+    pub dir: tempfile::TempDir,
 }
 
 impl HubProcess {
@@ -317,18 +328,8 @@ impl HubProcess {
             .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
             .parse()
             .expect("a port number");
-        // Keep reading stdout so the hub never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).is_ok_and(|read| read > 0) {
-                sink.lock().expect("log lock").push_str(&line);
-                line.clear();
-            }
-        });
+        let (stdout, stdout_reader) = collect(stdout);
+        let (log, log_reader) = collect(child.stderr.take().expect("piped stderr"));
         let token = std::fs::read_to_string(dir.path().join("admin_token"))
             .expect("the admin token is written")
             .trim()
@@ -337,8 +338,10 @@ impl HubProcess {
             child,
             port,
             token,
-            dir,
+            dir: Some(dir),
             log,
+            stdout,
+            readers: vec![stdout_reader, log_reader],
         }
     }
 
@@ -351,16 +354,34 @@ impl HubProcess {
         self.log.lock().expect("log lock").clone()
     }
 
-    /// SIGTERM, then the exit status, everything the hub logged, and its data directory.
-    pub fn stop(mut self) -> (std::process::ExitStatus, String, tempfile::TempDir) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = self.child.wait().expect("the hub exits");
-        // The reader thread sees end-of-file once the process is gone.
-        std::thread::sleep(Duration::from_millis(100));
-        let log = self.log();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temp dir"));
-        (status, log, dir)
+    /// SIGTERM; fails the test when the hub has not exited 20 s later.
+    pub fn stop(mut self) -> StoppedHub {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM was not delivered");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().expect("the hub's status") {
+                break exit;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve did not stop within 20 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Both pipes are closed once the process is gone: the readers finish.
+        for reader in self.readers.drain(..) {
+            reader.join().expect("a pipe reader");
+        }
+        StoppedHub {
+            exit,
+            log: self.log(),
+            stdout: self.stdout.lock().expect("stdout lock").clone(),
+            dir: self.dir.take().expect("the data directory"),
+        }
     }
 }
 
