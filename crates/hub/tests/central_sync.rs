@@ -105,6 +105,24 @@ async fn facilitator(
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
+/// A session started and ended by the facilitator, with [`record_two_participants`] in it.
+async fn record_an_ended_session(hub: &synchub::serve::RunningHub) {
+    let session = hub
+        .state
+        .engine
+        .admin(AdminCommand::StartSession)
+        .await
+        .unwrap()
+        .unwrap();
+    record_two_participants(hub.local_addr.port()).await;
+    hub.state
+        .engine
+        .admin(|reply| AdminCommand::End(session, reply))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 /// One participant who consents and one who does not, each with one acknowledged batch.
 async fn record_two_participants(port: u16) {
     for (user, consent) in [("alice", true), ("bob", false)] {
@@ -139,20 +157,7 @@ async fn the_hub_syncs_ended_sessions_in_the_background_and_reports_it() {
     // Nothing has succeeded yet; the first push may already be under way.
     let first = hub_info(&hub).await["sync"]["state"].clone();
     assert!(first == "never" || first == "running", "{first}");
-    let session = hub
-        .state
-        .engine
-        .admin(AdminCommand::StartSession)
-        .await
-        .unwrap()
-        .unwrap();
-    record_two_participants(hub.local_addr.port()).await;
-    hub.state
-        .engine
-        .admin(|reply| AdminCommand::End(session, reply))
-        .await
-        .unwrap()
-        .unwrap();
+    record_an_ended_session(&hub).await;
 
     // The ended session arrives: the consenting participant's four beats, nobody else's.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -201,20 +206,7 @@ async fn the_console_sets_the_database_syncs_now_and_the_hub_remembers_it() {
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["error"]["code"], "invalid_payload");
 
-    let session = hub
-        .state
-        .engine
-        .admin(AdminCommand::StartSession)
-        .await
-        .unwrap()
-        .unwrap();
-    record_two_participants(hub.local_addr.port()).await;
-    hub.state
-        .engine
-        .admin(|reply| AdminCommand::End(session, reply))
-        .await
-        .unwrap()
-        .unwrap();
+    record_an_ended_session(&hub).await;
 
     // An hour between syncs: only "sync now" can explain the data arriving in time.
     let (status, set) = facilitator(
@@ -296,20 +288,7 @@ async fn synchub_sync_pushes_once_verifies_and_moves_nothing_the_second_time() {
     let hub = synchub::serve::start(test_config(dir.path(), None))
         .await
         .unwrap();
-    let session = hub
-        .state
-        .engine
-        .admin(AdminCommand::StartSession)
-        .await
-        .unwrap()
-        .unwrap();
-    record_two_participants(hub.local_addr.port()).await;
-    hub.state
-        .engine
-        .admin(|reply| AdminCommand::End(session, reply))
-        .await
-        .unwrap()
-        .unwrap();
+    record_an_ended_session(&hub).await;
     hub.stop().await.unwrap();
 
     let data_dir = dir.path().to_str().unwrap();
