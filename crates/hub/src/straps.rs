@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use synchub_ble::{ManagerConfig, StrapEvent, StrapId, StrapManager, StrapStatus};
 use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
-use synchub_protocol::{ClientEvent, DeviceKind, ErrorEvent, RrIntervals};
+use synchub_protocol::{ClientEvent, DeviceKind, RrIntervals};
 use synchub_store::OrgSecret;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,10 +36,11 @@ struct Assignment {
     conn: ConnId,
 }
 
+/// Who wears which strap. What the straps themselves are doing is the manager's snapshot, the
+/// one copy of that state.
 #[derive(Debug)]
 struct Registry {
     availability: Availability,
-    straps: BTreeMap<StrapId, StrapStatus>,
     assignments: BTreeMap<StrapId, Assignment>,
 }
 
@@ -54,8 +55,6 @@ pub enum AssignError {
     AlreadyAssigned(String),
     #[error("strap {0} is not assigned")]
     NotAssigned(String),
-    #[error("the hub refused the wearer: {0}")]
-    Refused(String),
     #[error("the hub is stopping")]
     Stopping,
 }
@@ -101,7 +100,6 @@ impl StrapRoom {
         StrapRoom {
             registry: Mutex::new(Registry {
                 availability,
-                straps: BTreeMap::new(),
                 assignments: BTreeMap::new(),
             }),
             manager: Mutex::new(None),
@@ -121,53 +119,50 @@ impl StrapRoom {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `GET /api/straps`. `slots` maps a strap code to its wearer's slot in the session.
-    pub fn list(&self, slot_of: impl Fn(&str) -> Option<u32>) -> StrapList {
-        let live: BTreeMap<StrapId, StrapStatus> = self
-            .manager_slot()
+    /// Every strap seen since the start (none without Bluetooth), ordered by id.
+    fn snapshot(&self) -> Vec<StrapStatus> {
+        self.manager_slot()
             .as_ref()
-            .map(|manager| {
-                manager
-                    .straps()
-                    .into_iter()
-                    .map(|status| (status.id.clone(), status))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let registry = self.lock();
-        let (available, reason) = match &registry.availability {
-            Availability::On => (true, None),
-            Availability::Off => (
-                false,
-                Some("this hub was started without Bluetooth; start it with --ble (or ble = true in its config file) to read straps".to_owned()),
+            .map(StrapManager::straps)
+            .unwrap_or_default()
+    }
+
+    /// Why straps cannot be read; `None` when they can.
+    fn unavailable_reason(registry: &Registry) -> Option<String> {
+        match &registry.availability {
+            Availability::On => None,
+            Availability::Off => Some(
+                "this hub was started without Bluetooth; start it with --ble (or ble = true in its config file) to read straps".to_owned(),
             ),
-            Availability::Unavailable(reason) => (false, Some(reason.clone())),
-        };
-        let straps = registry
-            .straps
-            .iter()
-            .map(|(id, known)| {
-                // RSSI and heart rate change too often for events; the manager's snapshot has them.
-                let status = live.get(id).unwrap_or(known);
-                let assignment = registry
-                    .assignments
-                    .get(id)
-                    .map(|assignment| (assignment.label.clone(), slot_of(&status.code)));
-                convert::strap(status, assignment)
-            })
-            .collect();
+            Availability::Unavailable(reason) => Some(reason.clone()),
+        }
+    }
+
+    /// `GET /api/straps`. `slot_of` maps a strap code to its wearer's slot in the session.
+    pub fn list(&self, slot_of: impl Fn(&str) -> Option<u32>) -> StrapList {
+        let straps = self.snapshot();
+        let registry = self.lock();
+        let reason = Self::unavailable_reason(&registry);
         StrapList {
-            available,
+            available: reason.is_none(),
             reason,
-            straps,
+            straps: straps
+                .iter()
+                .map(|status| {
+                    let assignment = registry
+                        .assignments
+                        .get(&status.id)
+                        .map(|assignment| (assignment.label.clone(), slot_of(&status.code)));
+                    convert::strap(status, assignment)
+                })
+                .collect(),
         }
     }
 
     /// The battery of the strap showing `code`.
     pub fn battery_of_code(&self, code: &str) -> Option<u8> {
-        self.lock()
-            .straps
-            .values()
+        self.snapshot()
+            .into_iter()
             .find(|status| status.code == code)
             .and_then(|status| status.battery_pct)
     }
@@ -182,19 +177,17 @@ impl StrapRoom {
         engine: &EngineHandle,
     ) -> Result<Strap, AssignError> {
         let strap_id = StrapId::new(id);
+        let status = self
+            .snapshot()
+            .into_iter()
+            .find(|status| status.id == strap_id);
         let (code, model) = {
             let mut registry = self.lock();
-            if let Availability::Unavailable(reason) = &registry.availability {
-                return Err(AssignError::Unavailable(reason.clone()));
+            if let Some(reason) = Self::unavailable_reason(&registry) {
+                return Err(AssignError::Unavailable(reason));
             }
-            if registry.availability == Availability::Off {
-                return Err(AssignError::Unavailable(
-                    "the hub was started without --ble".to_owned(),
-                ));
-            }
-            let status = registry
-                .straps
-                .get(&strap_id)
+            let status = status
+                .as_ref()
                 .ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
             let found = (
                 status.code.clone(),
@@ -231,24 +224,16 @@ impl StrapRoom {
                 reply,
             })
             .await;
-        let outcome: Result<(), AssignError> = match sent {
-            Err(_) => Err(AssignError::Stopping),
-            Ok(()) => match answer.await {
-                Err(_) => Err(AssignError::Stopping),
-                Ok(Err(ErrorEvent { message, .. })) => Err(AssignError::Refused(message)),
-                Ok(Ok(())) => Ok(()),
-            },
+        let answered = match sent {
+            Ok(()) => answer.await.is_ok(),
+            Err(_) => false,
         };
-        if let Err(error) = outcome {
+        if !answered {
             self.lock().assignments.remove(&strap_id);
-            return Err(error);
+            return Err(AssignError::Stopping);
         }
-        let registry = self.lock();
-        let status = registry
-            .straps
-            .get(&strap_id)
-            .ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
-        Ok(convert::strap(status, Some((request.label, None))))
+        let status = status.ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
+        Ok(convert::strap(&status, Some((request.label, None))))
     }
 
     /// `DELETE /api/straps/{id}/assign`: the wearer leaves; the strap is free again.
@@ -275,10 +260,6 @@ impl StrapRoom {
         }
     }
 
-    fn update(&self, status: StrapStatus) {
-        self.lock().straps.insert(status.id.clone(), status);
-    }
-
     fn assigned_conn(&self, strap: &StrapId) -> Option<ConnId> {
         self.lock()
             .assignments
@@ -287,9 +268,9 @@ impl StrapRoom {
     }
 }
 
-/// Forwards the manager's events: statuses into the registry, an assigned strap's beats to
-/// the engine as `rr_intervals` of the strap's connection (beat times already rebuilt on the
-/// hub's clock, `coherence.md` §7, so `endedAt` needs no offset).
+/// Forwards an assigned strap's beats to the engine as `rr_intervals` of the strap's connection
+/// (beat times already rebuilt on the hub's clock, `coherence.md` §7, so `endedAt` needs no
+/// offset). Status events are not needed: [`StrapRoom::list`] reads the manager's snapshot.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
@@ -297,7 +278,7 @@ async fn bridge(
 ) {
     while let Some(event) = events.recv().await {
         match event {
-            StrapEvent::Status(status) => room.update(status),
+            StrapEvent::Status(_) => {}
             StrapEvent::Beats { strap, batch } => {
                 let Some(conn) = room.assigned_conn(&strap) else {
                     continue;

@@ -125,7 +125,8 @@ pub enum Input {
         code: String,
         pseudonym: String,
         join: synchub_protocol::JoinSession,
-        reply: oneshot::Sender<Result<(), ErrorEvent>>,
+        /// Answered once the wearer's connection exists (and joined, with a session running).
+        reply: oneshot::Sender<()>,
     },
     /// The strap's wearer leaves the session; the strap's connection ends.
     StrapReleased {
@@ -373,7 +374,8 @@ impl EngineTask {
                 join,
                 reply,
             } => {
-                let _ = reply.send(self.strap_assigned(conn, code, pseudonym, join));
+                self.strap_assigned(conn, code, pseudonym, join);
+                let _ = reply.send(());
             }
             Input::StrapReleased { conn } => self.strap_released(conn),
         }

@@ -60,10 +60,9 @@ fn refusal(error: AssignError) -> AppError {
     let code = match error {
         AssignError::UnknownStrap(_) => ErrorCode::UnknownStrap,
         AssignError::NotAssigned(_) => ErrorCode::NotFound,
-        AssignError::Unavailable(_)
-        | AssignError::AlreadyAssigned(_)
-        | AssignError::Refused(_)
-        | AssignError::Stopping => ErrorCode::Conflict,
+        AssignError::Unavailable(_) | AssignError::AlreadyAssigned(_) | AssignError::Stopping => {
+            ErrorCode::Conflict
+        }
     };
     AppError::api(code, error.to_string())
 }
