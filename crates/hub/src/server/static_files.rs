@@ -33,12 +33,12 @@ enum Source {
     Dir(PathBuf),
 }
 
-fn source() -> Source {
-    match std::env::var_os("SYNCHUB_UI_DIR") {
+/// Read once: the environment does not change while the hub runs.
+static SOURCE: std::sync::LazyLock<Source> =
+    std::sync::LazyLock::new(|| match std::env::var_os("SYNCHUB_UI_DIR") {
         Some(dir) if !dir.is_empty() => Source::Dir(PathBuf::from(dir)),
         _ => Source::Embedded,
-    }
-}
+    });
 
 /// One file of the UI build: its bytes and content type.
 struct Asset {
@@ -57,7 +57,7 @@ async fn asset(relative: &str) -> Option<Asset> {
         return None;
     }
     let content_type = mime_type(relative);
-    match source() {
+    match &*SOURCE {
         Source::Embedded => {
             let file = Embedded::get(relative.to_str()?)?;
             Some(Asset {
