@@ -42,26 +42,16 @@ use crate::record::{
 };
 use crate::running::Session;
 use crate::schedule::{PhaseDurations, ScheduleConfig, next_phase, slot_phase_at, slot_start_ms};
+use crate::timing::{
+    FEEDBACK_INTERVAL_MS, FRESH_MS, MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS, SYNCHRONY_EVERY_TICKS,
+    SYNCHRONY_WINDOW_SECS, TICK_MS,
+};
 
-/// Group metrics, room snapshots and group-snapshot records: once per second.
-pub const TICK_MS: i64 = 1_000;
-/// A score older than this does not count in the group (coherence.md §5).
-pub const FRESH_MS: i64 = 15_000;
-/// Each connected participant with a fresh score gets `personal_feedback` this often.
-pub const FEEDBACK_INTERVAL_MS: i64 = 5_000;
-/// Synchrony is computed on every fifth tick (coherence.md §6: every 5 s).
-pub const SYNCHRONY_EVERY_TICKS: i64 = 5;
-/// Synchrony looks at the last 64 s of heart rate.
-pub const SYNCHRONY_WINDOW_SECS: f64 = 64.0;
 /// The synchrony window ends this long before the median newest final beat of the
 /// participants (see `Engine::synchrony_round`).
 const SYNCHRONY_END_SLACK_SECS: f64 = 0.75;
 /// Above this many pairs, a random sample of pairs (coherence.md §6).
 pub const SYNCHRONY_MAX_PAIRS: usize = 20_000;
-/// Beats older than this at arrival are refused (`stale_beats`).
-pub const MAX_BEAT_AGE_MS: f64 = 300_000.0;
-/// Beats further than this in the future (after clock correction) are refused.
-pub const MAX_BEAT_AHEAD_MS: f64 = 5_000.0;
 /// RR values outside this range are stored flagged as artifacts; cleaning corrects them.
 const PHYSIOLOGICAL_RR_MS: (f64, f64) = (250.0, 2500.0);
 /// Samples in one synchrony series: 64 s at 4 Hz.

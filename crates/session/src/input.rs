@@ -45,7 +45,7 @@ pub struct JoinRequest {
     pub research_consent: bool,
     pub device: DeviceKind,
     /// The connection's clock offset (hub − client, ms) when it ran `time_sync` before
-    /// joining; later samples go through [`crate::Engine::handle_time_sync`].
+    /// joining; later samples go through `Engine::handle_time_sync`.
     pub clock_offset_ms: Option<f64>,
 }
 

@@ -96,15 +96,13 @@ mod participant;
 pub mod record;
 mod running;
 pub mod schedule;
+mod timing;
 
 pub use effect::{
     Audience, Broadcast, Contribution, Message, MessageBody, Pacer, PersonalFeedback, Petal,
     PhaseChange, RoomSnapshot, SessionInfo, SessionJoined,
 };
-pub use engine::{
-    Engine, FEEDBACK_INTERVAL_MS, FRESH_MS, MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS,
-    SYNCHRONY_EVERY_TICKS, SYNCHRONY_MAX_PAIRS, SYNCHRONY_WINDOW_SECS, TICK_MS,
-};
+pub use engine::{Engine, SYNCHRONY_MAX_PAIRS};
 pub use error::EngineError;
 pub use group::{GroupStats, SessionTotals};
 pub use ids::{ParticipantId, ResumeToken, SessionId};
@@ -113,3 +111,7 @@ pub use input::{
     RrOutcome,
 };
 pub use schedule::{PhaseDurations, ScheduleConfig};
+pub use timing::{
+    FEEDBACK_INTERVAL_MS, FRESH_MS, MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS, SYNCHRONY_EVERY_TICKS,
+    SYNCHRONY_WINDOW_SECS, TICK_MS,
+};

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BinaryHeap};
 use synchub_hrv::CoherencePhase;
 
 use crate::effect::{PhaseChange, SessionInfo};
-use crate::engine::TICK_MS;
 use crate::error::EngineError;
 use crate::group::SessionTotals;
 use crate::ids::{ParticipantId, SessionId};
 use crate::participant::{Connection, Participant};
 use crate::record::{GroupSnapshot, ParticipantClosed, Phase, Record, SessionRow};
 use crate::schedule::{PhaseDurations, next_phase};
+use crate::timing::TICK_MS;
 
 /// The state of the running session.
 pub(crate) struct Session {
