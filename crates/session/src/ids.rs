@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use rand::RngCore;
+
 /// A session's id (UUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub uuid::Uuid);
@@ -10,6 +12,27 @@ pub struct SessionId(pub uuid::Uuid);
 /// A participant's id within the hub (UUID); the same across a resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParticipantId(pub uuid::Uuid);
+
+impl SessionId {
+    /// A time-ordered id (UUID v7) for a session opened at `now_ms`, its random bits from the
+    /// engine's seeded generator.
+    pub(crate) fn new_v7(rng: &mut impl RngCore, now_ms: i64) -> Self {
+        let mut bytes = [0_u8; 10];
+        rng.fill_bytes(&mut bytes);
+        let millis = u64::try_from(now_ms).unwrap_or(0);
+        Self(uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid())
+    }
+}
+
+impl ParticipantId {
+    /// A random id (UUID v4) from the engine's seeded generator (never the OS's: the engine is
+    /// deterministic for a given seed).
+    pub(crate) fn new_v4(rng: &mut impl RngCore) -> Self {
+        let mut bytes = [0_u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+}
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,6 +55,13 @@ impl fmt::Display for ParticipantId {
 pub struct ResumeToken(pub [u8; 16]);
 
 impl ResumeToken {
+    /// A fresh token: 128 bits from the engine's generator, which the hub seeds from the OS.
+    pub(crate) fn new_random(rng: &mut impl RngCore) -> Self {
+        let mut bytes = [0_u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
     /// The token as 32 lowercase hex digits, the form clients see.
     pub fn to_hex(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";

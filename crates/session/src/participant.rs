@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use synchub_hrv::{CoherencePhase, Quality, StreamingAnalyzer};
 
 use crate::ids::{ParticipantId, ResumeToken};
-use crate::record::{DeviceKind, IntentionCategory, ScoreSource};
+use crate::record::{DeviceKind, IntentionCategory, ParticipantRow, ScoreSource};
+use crate::timing::FEEDBACK_INTERVAL_MS;
 
 /// How many `time_sync` samples the offset estimate keeps.
 const CLOCK_SAMPLES: usize = 8;
@@ -177,6 +178,27 @@ pub(crate) struct Participant {
 }
 
 impl Participant {
+    /// The participant of `row`, entering display `slot` at `now_ms`: no analyser and no score
+    /// yet, first feedback one interval from now.
+    pub fn new(row: &ParticipantRow, slot: u32, connection: Connection, now_ms: i64) -> Self {
+        Self {
+            id: row.participant_id,
+            slot,
+            token: row.resume_token,
+            device: row.device,
+            intention: row.intention,
+            research_consent: row.research_consent,
+            connection,
+            clock: ClockOffset::default(),
+            analyzer: None,
+            seqs: SeqLog::default(),
+            latest: None,
+            peak: None,
+            high_secs: 0.0,
+            next_feedback_ms: now_ms + FEEDBACK_INTERVAL_MS,
+        }
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connection == Connection::Connected
     }

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use synchub_hrv::CoherencePhase;
 
-use crate::effect::{PhaseChange, SessionInfo};
+use crate::effect::{Contribution, PersonalFeedback, PhaseChange, SessionInfo};
 use crate::error::EngineError;
 use crate::group::SessionTotals;
 use crate::ids::{ParticipantId, SessionId};
-use crate::participant::{Connection, Participant};
+use crate::participant::{Connection, LatestScore, Participant};
 use crate::record::{GroupSnapshot, ParticipantClosed, Phase, Record, SessionRow};
 use crate::schedule::{PhaseDurations, next_phase};
 use crate::timing::TICK_MS;
@@ -132,6 +132,29 @@ impl Session {
             phase: self.phase,
             started_at_ms: self.phase_started_at_ms,
             ends_at_ms: Some(self.phase_ends_at_ms),
+        }
+    }
+
+    /// The `personal_feedback` for a participant whose latest score is `latest`, against the
+    /// group figures of the latest tick.
+    pub(crate) fn feedback(&self, at_ms: i64, latest: &LatestScore) -> PersonalFeedback {
+        let group_average = self.group.average_coherence;
+        PersonalFeedback {
+            session_id: self.id(),
+            at_ms,
+            your_coherence: latest.score,
+            group_average,
+            contribution: if latest.score >= group_average {
+                Contribution::HelpingLift
+            } else {
+                Contribution::BeingSupported
+            },
+            coherence_phase: latest.phase(),
+            session_phase: self.phase,
+            coherence_ratio: latest.ratio,
+            heart_rate_bpm: latest.hr_bpm,
+            breaths_per_min: latest.breaths_per_min,
+            quality: latest.quality,
         }
     }
 
