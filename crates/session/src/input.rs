@@ -3,7 +3,7 @@
 
 use synchub_hrv::Quality;
 
-use crate::ids::ParticipantId;
+use crate::ids::{ParticipantId, SessionId};
 use crate::record::{
     DeviceKind, IntentionCategory, ParticipantRow, Phase, ScoreSource, SessionRow,
 };
@@ -84,6 +84,16 @@ pub struct ParticipantView {
     pub coherence: Option<f64>,
     pub quality: Option<Quality>,
     pub source: Option<ScoreSource>,
+}
+
+/// The holder of a resume token, as `Engine::participant_by_token` finds them: what the hub
+/// needs to serve a participant's own data rights (export, erasure) by token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub session_id: SessionId,
+    pub participant_id: ParticipantId,
+    /// The pseudonym the participant joined with (or was restored with).
+    pub pseudonym: String,
 }
 
 /// A participant of a recovered session, as the store read it back.

@@ -9,7 +9,9 @@
 //!   extends and ends. A mode change applies once the running session completes.
 //! - **Participants**: join, leave, disconnect with a resume grace (60 s; same id, same
 //!   analyser, same display slot), resume by 128-bit token (compared in constant time), set
-//!   intention, time sync, optional capacity.
+//!   intention, time sync, optional capacity. [`Engine::participant_by_token`] names a token's
+//!   holder (for the participant's own data rights) until the session completes, after they
+//!   left included.
 //! - **Inputs**: client scores (`update_coherence`) and RR batches, analysed by one
 //!   [`synchub_hrv::StreamingAnalyzer`] per participant; batch seqs deduplicated; beat times
 //!   moved into hub time with the participant's clock offset.
@@ -108,7 +110,7 @@ pub use group::{GroupStats, SessionTotals};
 pub use ids::{ParticipantId, ResumeToken, SessionId};
 pub use input::{
     EngineConfig, JoinRequest, ParticipantView, RestoredParticipant, RestoredSession, RrBatch,
-    RrOutcome,
+    RrOutcome, TokenOwner,
 };
 pub use schedule::{PhaseDurations, ScheduleConfig};
 pub use timing::{

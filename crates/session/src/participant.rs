@@ -162,6 +162,9 @@ pub(crate) struct Participant {
     pub id: ParticipantId,
     pub slot: u32,
     pub token: ResumeToken,
+    /// Who the participant is across sessions (`hex(HMAC-SHA256(org_secret, userId))`): what
+    /// the hub exports or erases when the token's holder asks for their data.
+    pub pseudonym: String,
     pub device: DeviceKind,
     pub intention: Option<IntentionCategory>,
     pub research_consent: bool,
@@ -185,6 +188,7 @@ impl Participant {
             id: row.participant_id,
             slot,
             token: row.resume_token,
+            pseudonym: row.pseudonym.clone(),
             device: row.device,
             intention: row.intention,
             research_consent: row.research_consent,

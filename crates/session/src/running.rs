@@ -2,7 +2,8 @@
 //! the figures of its latest tick.
 //!
 //! The engine owns at most one; everything here is bookkeeping (slots, id and token lookups,
-//! the resume-grace queue), while the engine decides what happens when.
+//! the tokens of participants who left, the resume-grace queue), while the engine decides what
+//! happens when.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -12,11 +13,21 @@ use synchub_hrv::CoherencePhase;
 use crate::effect::{Contribution, PersonalFeedback, PhaseChange, SessionInfo};
 use crate::error::EngineError;
 use crate::group::SessionTotals;
-use crate::ids::{ParticipantId, SessionId};
+use crate::ids::{ParticipantId, ResumeToken, SessionId};
+use crate::input::TokenOwner;
 use crate::participant::{Connection, LatestScore, Participant};
 use crate::record::{GroupSnapshot, ParticipantClosed, Phase, Record, SessionRow};
 use crate::schedule::{PhaseDurations, next_phase};
 use crate::timing::TICK_MS;
+
+/// A participant who left the session (or was closed after the resume grace): their token
+/// still names them until the session completes, so they can export or erase their data
+/// after leaving the room.
+pub(crate) struct LeftParticipant {
+    pub(crate) token: ResumeToken,
+    pub(crate) participant_id: ParticipantId,
+    pub(crate) pseudonym: String,
+}
 
 /// The state of the running session.
 pub(crate) struct Session {
@@ -35,6 +46,8 @@ pub(crate) struct Session {
     pub(crate) free_slots: BinaryHeap<Reverse<u32>>,
     pub(crate) by_id: BTreeMap<ParticipantId, u32>,
     pub(crate) by_token: BTreeMap<u64, ParticipantId>,
+    /// Participants who left, by the same 64-bit token prefix as `by_token`.
+    pub(crate) left_by_token: BTreeMap<u64, LeftParticipant>,
     pub(crate) grace: BinaryHeap<Reverse<(i64, ParticipantId)>>,
     pub(crate) participant_count: u32,
     pub(crate) joined_total: u32,
@@ -87,6 +100,7 @@ impl Session {
             free_slots: BinaryHeap::new(),
             by_id: BTreeMap::new(),
             by_token: BTreeMap::new(),
+            left_by_token: BTreeMap::new(),
             grace: BinaryHeap::new(),
             participant_count: 0,
             joined_total: 0,
@@ -165,6 +179,11 @@ impl Session {
             .ok_or(EngineError::UnknownParticipant(participant))
     }
 
+    pub(crate) fn participant(&self, participant: ParticipantId) -> Option<&Participant> {
+        let slot = *self.by_id.get(&participant)?;
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
     pub(crate) fn participant_mut(
         &mut self,
         participant: ParticipantId,
@@ -194,12 +213,53 @@ impl Session {
         }
     }
 
+    /// Whether a new token with this lookup key could be confused with one already handed out
+    /// in this session (to a participant present or gone).
+    pub(crate) fn token_key_in_use(&self, key: u64) -> bool {
+        self.by_token.contains_key(&key) || self.left_by_token.contains_key(&key)
+    }
+
+    /// Who holds `token`: a participant in the session or one who left it. The first 64 bits
+    /// find the candidates; each is then compared whole, in constant time.
+    pub(crate) fn token_owner(&self, token: &ResumeToken) -> Option<TokenOwner> {
+        let key = token.lookup_key();
+        let present = self
+            .by_token
+            .get(&key)
+            .and_then(|&id| self.participant(id))
+            .map(|participant| (participant.token, participant.id, &participant.pseudonym));
+        let left = self
+            .left_by_token
+            .get(&key)
+            .map(|left| (left.token, left.participant_id, &left.pseudonym));
+        let (_, participant_id, pseudonym) = present
+            .into_iter()
+            .chain(left)
+            .find(|(known, _, _)| known.constant_time_eq(token))?;
+        Some(TokenOwner {
+            session_id: self.id(),
+            participant_id,
+            pseudonym: pseudonym.clone(),
+        })
+    }
+
+    /// Takes the participant out of the session (its slot freed, its token kept among those
+    /// of participants who left).
     pub(crate) fn remove(&mut self, participant: ParticipantId) -> Option<Participant> {
         let slot = self.by_id.remove(&participant)?;
         let removed = self.slots.get_mut(slot as usize)?.take()?;
-        if self.by_token.get(&removed.token.lookup_key()) == Some(&participant) {
-            self.by_token.remove(&removed.token.lookup_key());
+        let key = removed.token.lookup_key();
+        if self.by_token.get(&key) == Some(&participant) {
+            self.by_token.remove(&key);
         }
+        self.left_by_token.insert(
+            key,
+            LeftParticipant {
+                token: removed.token,
+                participant_id: participant,
+                pseudonym: removed.pseudonym.clone(),
+            },
+        );
         self.free_slots.push(Reverse(slot));
         self.participant_count -= 1;
         Some(removed)

@@ -1,9 +1,10 @@
-//! Participants: resume inside and after the grace, batch sequence numbers, the beat time
-//! range, clock offsets, capacity.
+//! Participants: resume inside and after the grace, who holds a resume token, batch sequence
+//! numbers, the beat time range, clock offsets, capacity.
 
 use synchub_session::record::{DeviceKind, Record};
 use synchub_session::{
-    EngineConfig, EngineError, MessageBody, ParticipantId, ResumeToken, RrBatch, RrOutcome,
+    Engine, EngineConfig, EngineError, MessageBody, ParticipantId, RestoredParticipant,
+    RestoredSession, ResumeToken, RrBatch, RrOutcome, TokenOwner,
 };
 
 use crate::util::{Heart, Rhythm, Room, TEN_O_CLOCK_MS, join_request};
@@ -130,6 +131,130 @@ fn a_forged_token_is_unknown() {
         room.engine.handle_resume(room.now_ms, &forged),
         Err(EngineError::UnknownResumeToken)
     );
+}
+
+/// Who the engine says holds `token` right now.
+fn holder(room: &Room, token: &ResumeToken) -> Option<ParticipantId> {
+    room.engine
+        .participant_by_token(token)
+        .map(|owner| owner.participant_id)
+}
+
+#[test]
+fn a_token_names_its_holder_as_soon_as_they_join() {
+    let mut room = Room::new(EngineConfig::default(), T0);
+    let phone = room.join(DeviceKind::Web);
+    let session_id = room.engine.current_session().expect("session").session_id;
+    assert_eq!(
+        room.engine.participant_by_token(&token_of(&room, phone)),
+        Some(TokenOwner {
+            session_id,
+            participant_id: phone,
+            pseudonym: join_request(DeviceKind::Web).pseudonym,
+        })
+    );
+}
+
+#[test]
+fn a_restored_participants_token_names_them_before_they_resume() {
+    let mut room = Room::new(EngineConfig::default(), T0 + 60_000);
+    let phone = room.join(DeviceKind::Ios);
+    let token = token_of(&room, phone);
+    let row = room
+        .records()
+        .find_map(|record| match record {
+            Record::ParticipantJoined(row) => Some(row.clone()),
+            _ => None,
+        })
+        .expect("joined");
+    let session = room
+        .records()
+        .find_map(|record| match record {
+            Record::SessionOpened(row) => Some(row.clone()),
+            _ => None,
+        })
+        .expect("session row");
+    let info = room.engine.current_session().expect("session");
+    let restored = RestoredSession {
+        session,
+        phase: info.phase,
+        phase_started_at_ms: info.phase_started_at_ms,
+        phase_ends_at_ms: info.phase_ends_at_ms,
+        participants: vec![RestoredParticipant {
+            row: row.clone(),
+            durable_seqs: Vec::new(),
+        }],
+        joined_total: 1,
+    };
+    let engine =
+        Engine::restore(EngineConfig::default(), T0 + 70_000, [3; 32], restored).expect("restore");
+    assert_eq!(
+        engine.participant_by_token(&token),
+        Some(TokenOwner {
+            session_id: info.session_id,
+            participant_id: phone,
+            pseudonym: row.pseudonym,
+        })
+    );
+}
+
+#[test]
+fn a_token_names_a_participant_who_left_until_the_session_completes() {
+    let mut room = Room::new(EngineConfig::default(), T0);
+    let leaver = room.join(DeviceKind::Web);
+    let dropped = room.join(DeviceKind::Web);
+    let (leaver_token, dropped_token) = (token_of(&room, leaver), token_of(&room, dropped));
+    room.engine
+        .handle_leave(room.now_ms, leaver)
+        .expect("leave");
+    room.engine
+        .handle_disconnect(room.now_ms, dropped)
+        .expect("disconnect");
+    room.advance_by(61_000);
+    assert_eq!(room.engine.participant_count(), 0, "both closed");
+    assert_eq!(holder(&room, &leaver_token), Some(leaver));
+    assert_eq!(holder(&room, &dropped_token), Some(dropped));
+    // A newcomer takes the leaver's slot; the leaver's token still names the leaver.
+    let newcomer = room.join(DeviceKind::Web);
+    assert_eq!(holder(&room, &leaver_token), Some(leaver));
+    assert_eq!(holder(&room, &token_of(&room, newcomer)), Some(newcomer));
+}
+
+#[test]
+fn no_token_names_anyone_once_the_session_completes() {
+    let mut room = Room::new(EngineConfig::default(), T0);
+    let stays = room.join(DeviceKind::Web);
+    let leaves = room.join(DeviceKind::Web);
+    room.engine
+        .handle_leave(room.now_ms, leaves)
+        .expect("leave");
+    let first_session = room.engine.current_session().expect("session");
+    room.advance_to(first_session.ends_at_ms);
+    let next_session = room.engine.current_session().expect("the next slot opened");
+    assert_ne!(next_session.session_id, first_session.session_id);
+    assert_eq!(holder(&room, &token_of(&room, stays)), None);
+    assert_eq!(holder(&room, &token_of(&room, leaves)), None);
+}
+
+#[test]
+fn a_token_one_bit_off_names_nobody() {
+    let mut room = Room::new(EngineConfig::default(), T0);
+    let stays = room.join(DeviceKind::Web);
+    let leaves = room.join(DeviceKind::Web);
+    room.engine
+        .handle_leave(room.now_ms, leaves)
+        .expect("leave");
+    for participant in [stays, leaves] {
+        let token = token_of(&room, participant);
+        assert_eq!(holder(&room, &token), Some(participant));
+        // In the prefix that finds the candidate, and in the rest that only the full
+        // comparison sees.
+        for (byte, bit) in [(0, 0), (7, 7), (8, 0), (15, 0)] {
+            let mut wrong = token;
+            wrong.0[byte] ^= 1 << bit;
+            assert_eq!(holder(&room, &wrong), None, "byte {byte} bit {bit}");
+        }
+    }
 }
 
 #[test]

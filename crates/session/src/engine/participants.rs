@@ -10,7 +10,7 @@ use super::Engine;
 use crate::effect::{Message, MessageBody, SessionJoined};
 use crate::error::EngineError;
 use crate::ids::{ParticipantId, ResumeToken};
-use crate::input::JoinRequest;
+use crate::input::{JoinRequest, TokenOwner};
 use crate::participant::{Connection, Participant};
 use crate::record::{IntentionCategory, ParticipantRow, Record};
 
@@ -33,7 +33,7 @@ impl Engine {
         let id = ParticipantId::new_v4(&mut self.rng);
         let token = loop {
             let token = ResumeToken::new_random(&mut self.rng);
-            if !session.by_token.contains_key(&token.lookup_key()) {
+            if !session.token_key_in_use(token.lookup_key()) {
                 break token;
             }
         };
@@ -209,6 +209,19 @@ impl Engine {
             .clock
             .add_sample(now_ms as f64 - client_time_ms);
         Ok(())
+    }
+
+    /// Who holds this resume token in the current session (restored participants included),
+    /// compared in constant time.
+    ///
+    /// A participant who left the session (`leave_session`, or closed when their resume grace
+    /// ran out) is still found until the session completes, so they can export or erase their
+    /// data after leaving the room; once it completes no token is found (the facilitator then
+    /// exports or erases by pseudonym). A restored session knows only the participants it was
+    /// restored with, not those who had left before the restart. Reads the engine as of its
+    /// latest input or wake-up.
+    pub fn participant_by_token(&self, token: &ResumeToken) -> Option<TokenOwner> {
+        self.session.as_ref()?.token_owner(token)
     }
 
     /// The earliest resume grace ended: its participant is closed unless it resumed (or its
