@@ -1,10 +1,11 @@
-//! What a heartbeat is, and which RR values can never be one.
+//! What a heartbeat is, which RR values can never be one, and how a plain RR list becomes
+//! beats.
 //!
 //! Everything else in the crate takes beats that passed [`validate_rr_ms`], so NaN, infinities
 //! and negative intervals are stopped here with a reason instead of poisoning a spectrum.
 
-/// Largest RR interval accepted as input at all (one minute). Intervals above
-/// [`crate::clean::MAX_PLAUSIBLE_RR_MS`] are accepted but corrected by cleaning.
+/// Largest RR interval accepted as input at all (one minute). Intervals above 2500 ms
+/// (`clean::MAX_PLAUSIBLE_RR_MS`) are accepted but corrected by cleaning.
 pub const MAX_RR_MS: f64 = 60_000.0;
 
 /// One heartbeat: the RR interval (ms) that ended at `time_secs`.
@@ -48,6 +49,21 @@ pub fn validate_rr_ms(rr_ms: f64) -> Result<(), InvalidRr> {
     } else {
         Ok(())
     }
+}
+
+/// RR list to beats: beat `i` ends at `t_i = (rr_0 + … + rr_i)/1000` (coherence.md Input).
+pub fn beats_from_rr_ms(rr_ms: &[f64]) -> Vec<Beat> {
+    let mut elapsed_ms = 0.0;
+    rr_ms
+        .iter()
+        .map(|&rr| {
+            elapsed_ms += rr;
+            Beat {
+                time_secs: elapsed_ms / 1000.0,
+                rr_ms: rr,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

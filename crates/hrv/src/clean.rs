@@ -560,7 +560,7 @@ fn move_to_midpoints(beats: &mut [WorkingBeat], indices: &[usize]) {
 
 /// The scratch of one live cleaning decision: the feature series over the 51-beat context and
 /// the decisions found. Nothing in it survives a decision, so one is shared by every
-/// participant's [`StreamingCleaner`] (it lives in [`crate::StreamWorkspace`]) instead of
+/// participant's [`StreamingCleaner`] (it lives in the `StreamWorkspace`) instead of
 /// costing each of them about 5 KiB.
 #[derive(Debug, Default)]
 pub(crate) struct CleaningScratch {
@@ -720,7 +720,7 @@ impl StreamingCleaner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::beats_from_rr_ms;
+    use crate::beat::beats_from_rr_ms;
 
     /// A steady rhythm: a slow wave and a little deterministic jitter.
     fn steady_rr(n: usize) -> Vec<f64> {

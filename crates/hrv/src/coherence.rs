@@ -124,7 +124,7 @@ impl CoherenceWindow {
 
 /// Reusable FFT plan + buffers: no allocation per window in steady state. About 107 KiB, none
 /// of which outlives a call: share one between many streams (the live analysers get theirs
-/// through [`crate::StreamWorkspace`]).
+/// through their `StreamWorkspace`).
 pub struct CoherenceAnalyzer {
     spline: CubicSpline,
     knots_x: Vec<f64>,

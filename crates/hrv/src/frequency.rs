@@ -126,7 +126,7 @@ pub fn frequency_domain(beats: &[Beat]) -> Option<FrequencyDomain> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::beats_from_rr_ms;
+    use crate::beat::beats_from_rr_ms;
 
     fn sine_beats(frequency_hz: f64, seconds: f64) -> Vec<Beat> {
         let mut rr_ms = Vec::new();

@@ -8,7 +8,8 @@
 //!
 //! # Roles
 //!
-//! - [`Beat`], [`validate_rr_ms`]: what a heartbeat is and which RR values can never be one.
+//! - [`Beat`], [`validate_rr_ms`], [`beats_from_rr_ms`]: what a heartbeat is, which RR values
+//!   can never be one, and the beats of a plain RR list.
 //! - [`clean`]: artifact correction (Lipponen & Tarvainen 2019, as Kubios and NeuroKit2 do it):
 //!   missed, extra, ectopic, long/short and impossible beats are corrected, never deleted.
 //! - [`CoherenceAnalyzer`]: one coherence window (resample at 4 Hz with a not-a-knot cubic
@@ -75,14 +76,13 @@ mod stream;
 pub mod synchrony;
 mod time_domain;
 
-pub use beat::{Beat, InvalidRr, MAX_RR_MS, validate_rr_ms};
+pub use beat::{Beat, InvalidRr, MAX_RR_MS, beats_from_rr_ms, validate_rr_ms};
 pub use coherence::{
     CoherenceAnalyzer, CoherencePhase, CoherenceWindow, Quality, SAMPLE_RATE_HZ, SPECTRUM_POINTS,
 };
 pub use frequency::{FrequencyDomain, MIN_FREQUENCY_DOMAIN_SECS, frequency_domain};
 pub use recording::{
     AnalysisError, RecordingOptions, RecordingReport, analyze_beats, analyze_recording,
-    beats_from_rr_ms,
 };
 pub use stream::{BeatRejected, StreamConfig, StreamWorkspace, StreamingAnalyzer};
 pub use time_domain::{TimeDomain, time_domain};

@@ -1,6 +1,7 @@
 //! Whole recordings: validate, clean, and report time domain, frequency domain and every
 //! coherence window, for files and for the end-of-session report.
 
+use crate::beat::beats_from_rr_ms;
 use crate::clean::clean_beats;
 use crate::coherence::{CoherenceAnalyzer, CoherenceWindow};
 use crate::frequency::{FrequencyDomain, frequency_domain};
@@ -88,21 +89,6 @@ pub enum AnalysisError {
     /// Window or step out of range.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
-}
-
-/// RR list to beats: beat `i` ends at `t_i = (rr_0 + … + rr_i)/1000` (coherence.md Input).
-pub fn beats_from_rr_ms(rr_ms: &[f64]) -> Vec<Beat> {
-    let mut elapsed_ms = 0.0;
-    rr_ms
-        .iter()
-        .map(|&rr| {
-            elapsed_ms += rr;
-            Beat {
-                time_secs: elapsed_ms / 1000.0,
-                rr_ms: rr,
-            }
-        })
-        .collect()
 }
 
 /// Analyse an RR list (times from the cumulative sum).
