@@ -16,7 +16,7 @@ pub struct ParticipantId(pub uuid::Uuid);
 impl SessionId {
     /// A time-ordered id (UUID v7) for a session opened at `now_ms`, its random bits from the
     /// engine's seeded generator.
-    pub(crate) fn new_v7(rng: &mut impl RngCore, now_ms: i64) -> Self {
+    pub(crate) fn time_ordered(rng: &mut impl RngCore, now_ms: i64) -> Self {
         let mut bytes = [0_u8; 10];
         rng.fill_bytes(&mut bytes);
         let millis = u64::try_from(now_ms).unwrap_or(0);
@@ -27,7 +27,7 @@ impl SessionId {
 impl ParticipantId {
     /// A random id (UUID v4) from the engine's seeded generator (never the OS's: the engine is
     /// deterministic for a given seed).
-    pub(crate) fn new_v4(rng: &mut impl RngCore) -> Self {
+    pub(crate) fn random(rng: &mut impl RngCore) -> Self {
         let mut bytes = [0_u8; 16];
         rng.fill_bytes(&mut bytes);
         Self(uuid::Builder::from_random_bytes(bytes).into_uuid())

@@ -79,8 +79,10 @@
 //!
 //! - **No I/O, no clock, no threads**: time comes in as `now_ms` (ms since the Unix epoch, hub
 //!   clock), randomness as a seed. The crate's `clippy.toml` bans `Instant::now`,
-//!   `SystemTime::now` and `thread::spawn`. Time never runs backwards inside the engine: an
-//!   earlier `now_ms` than one already seen is taken as the latest one.
+//!   `SystemTime::now`, `thread::spawn`, the thread-local and OS random generators
+//!   (`rand::rng`, `Uuid::new_v4`) and the entry points of `std::fs` and `std::net`. Time never
+//!   runs backwards inside the engine: an earlier `now_ms` than one already seen is taken as
+//!   the latest one.
 //! - **No JSON, no serde**: domain types only; `protocol` owns the wire names and the hub
 //!   converts.
 //! - **No raw identities**: participants arrive pseudonymised; the engine hands out UUIDs.

@@ -85,8 +85,7 @@ mod surrogates;
 
 use std::fmt;
 
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
+use rand::{SeedableRng, rngs::SmallRng};
 
 use self::pair_statistics::Prepared;
 use self::phase::PhaseExtractor;

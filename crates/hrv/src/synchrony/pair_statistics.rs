@@ -289,8 +289,7 @@ fn lagged_dot_products(x: &[f32], y: &[f32], out: &mut [f32; LAG_SLOTS]) {
 
 #[cfg(test)]
 mod tests {
-    use rand::rngs::SmallRng;
-    use rand::{Rng, SeedableRng};
+    use rand::{Rng, SeedableRng, rngs::SmallRng};
     use std::f64::consts::TAU;
 
     use super::super::{SynchronyAnalyzer, sine};

@@ -2,8 +2,7 @@
 //! plan (both Kuramoto indices and the pairs to compute), compute the pairs a batch at a time,
 //! finish. [`SynchronyAnalyzer::group`] runs the same steps in one call.
 
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
+use rand::{SeedableRng, rngs::SmallRng};
 
 use super::phase::PhaseExtractor;
 use super::{

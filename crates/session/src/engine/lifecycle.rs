@@ -44,7 +44,7 @@ impl Engine {
         let (phase, phase_started_at_ms, phase_ends_at_ms) =
             slot_phase_at(schedule_start_ms, &phases, now_ms);
         let row = SessionRow {
-            session_id: SessionId::new_v7(&mut self.rng, now_ms),
+            session_id: SessionId::time_ordered(&mut self.rng, now_ms),
             mode,
             slot_start_ms: slot_start,
             started_at_ms: now_ms,

@@ -35,8 +35,7 @@ use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::fmt;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::{SeedableRng, rngs::StdRng};
 use synchub_hrv::StreamWorkspace;
 use synchub_hrv::synchrony::SynchronyAnalyzer;
 

@@ -30,7 +30,7 @@ impl Engine {
         {
             return Err(EngineError::SessionFull { capacity });
         }
-        let id = ParticipantId::new_v4(&mut self.rng);
+        let id = ParticipantId::random(&mut self.rng);
         let token = loop {
             let token = ResumeToken::new_random(&mut self.rng);
             if !session.token_key_in_use(token.lookup_key()) {
