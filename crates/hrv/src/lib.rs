@@ -21,7 +21,7 @@
 //!   [`StreamWorkspace`] that the caller shares between all its analysers.
 //! - [`analyze_recording`], [`analyze_beats`]: whole recordings (cleaning, time and frequency
 //!   domain, all coherence windows).
-//! - [`time_domain`], [`frequency_domain`]: classic HRV metrics (Task Force 1996).
+//! - [`time_domain()`], [`frequency_domain`]: classic HRV metrics (Task Force 1996).
 //! - [`synchrony`]: synchrony between participants' heart rates.
 //!
 //! # Example
