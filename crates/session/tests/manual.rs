@@ -3,11 +3,11 @@
 
 use synchub_session::record::{DeviceKind, Phase, Record, ScheduleMode};
 use synchub_session::{
-    Broadcast, Engine, EngineConfig, EngineError, MessageBody, PhaseDurations, RestoredParticipant,
-    RestoredSession, ScheduleConfig,
+    Broadcast, Engine, EngineConfig, EngineError, MessageBody, PhaseDurations, RestoredSession,
+    ScheduleConfig,
 };
 
-use crate::util::{Room, TEN_O_CLOCK_MS, join_request};
+use crate::util::{Room, TEN_O_CLOCK_MS, join_request, stored_session};
 
 const T0: i64 = TEN_O_CLOCK_MS;
 
@@ -215,34 +215,14 @@ fn a_restored_session_keeps_its_id_and_waits_for_resumes() {
     let phone = room.join(DeviceKind::Ios);
     let stays_away = room.join(DeviceKind::Web);
     room.advance_to(T0 + 100_000);
-    // The hub crashes here. The store read back what it had persisted:
-    let session_row = room
-        .records()
-        .find_map(|record| match record {
-            Record::SessionOpened(row) => Some(row.clone()),
-            _ => None,
-        })
-        .expect("session row");
-    let (phase, at_ms, ends_at_ms) = phase_records(&room).last().copied().expect("phase");
-    let participants = room
-        .records()
-        .filter_map(|record| match record {
-            Record::ParticipantJoined(row) => Some(RestoredParticipant {
-                row: row.clone(),
-                durable_seqs: vec![3],
-            }),
-            _ => None,
-        })
-        .collect();
+    // The hub crashes here. The store read back what it had persisted, batch 3 durable:
+    let mut restored = stored_session(&room);
+    for participant in &mut restored.participants {
+        participant.durable_seqs = vec![3];
+    }
+    assert_eq!(restored.joined_total, 2);
+    let session_row = restored.session.clone();
     let token = participants_token(&room, phone);
-    let restored = RestoredSession {
-        session: session_row.clone(),
-        phase,
-        phase_started_at_ms: at_ms,
-        phase_ends_at_ms: ends_at_ms.expect("running"),
-        participants,
-        joined_total: 2,
-    };
     let restart_ms = T0 + 110_000;
     let engine =
         Engine::restore(EngineConfig::default(), restart_ms, [9; 32], restored).expect("restore");

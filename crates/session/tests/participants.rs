@@ -3,11 +3,11 @@
 
 use synchub_session::record::{DeviceKind, Record};
 use synchub_session::{
-    Engine, EngineConfig, EngineError, MessageBody, ParticipantId, RestoredParticipant,
-    RestoredSession, ResumeToken, RrBatch, RrOutcome, TokenOwner,
+    Engine, EngineConfig, EngineError, MessageBody, ParticipantId, ResumeToken, RrBatch, RrOutcome,
+    TokenOwner,
 };
 
-use crate::util::{Heart, Rhythm, Room, TEN_O_CLOCK_MS, join_request};
+use crate::util::{Heart, Rhythm, Room, TEN_O_CLOCK_MS, join_request, stored_session};
 
 const T0: i64 = TEN_O_CLOCK_MS;
 
@@ -160,32 +160,8 @@ fn a_restored_participants_token_names_them_before_they_resume() {
     let mut room = Room::new(EngineConfig::default(), T0 + 60_000);
     let phone = room.join(DeviceKind::Ios);
     let token = token_of(&room, phone);
-    let row = room
-        .records()
-        .find_map(|record| match record {
-            Record::ParticipantJoined(row) => Some(row.clone()),
-            _ => None,
-        })
-        .expect("joined");
-    let session = room
-        .records()
-        .find_map(|record| match record {
-            Record::SessionOpened(row) => Some(row.clone()),
-            _ => None,
-        })
-        .expect("session row");
+    let restored = stored_session(&room);
     let info = room.engine.current_session().expect("session");
-    let restored = RestoredSession {
-        session,
-        phase: info.phase,
-        phase_started_at_ms: info.phase_started_at_ms,
-        phase_ends_at_ms: info.phase_ends_at_ms,
-        participants: vec![RestoredParticipant {
-            row: row.clone(),
-            durable_seqs: Vec::new(),
-        }],
-        joined_total: 1,
-    };
     let engine =
         Engine::restore(EngineConfig::default(), T0 + 70_000, [3; 32], restored).expect("restore");
     assert_eq!(
@@ -193,7 +169,7 @@ fn a_restored_participants_token_names_them_before_they_resume() {
         Some(TokenOwner {
             session_id: info.session_id,
             participant_id: phone,
-            pseudonym: row.pseudonym,
+            pseudonym: join_request(DeviceKind::Ios).pseudonym,
         })
     );
 }
@@ -220,14 +196,20 @@ fn a_token_names_a_participant_who_left_until_the_session_completes() {
     assert_eq!(holder(&room, &token_of(&room, newcomer)), Some(newcomer));
 }
 
-#[test]
-fn no_token_names_anyone_once_the_session_completes() {
+/// A room at 10:00 where one participant stays and another has left.
+fn room_with_one_who_left() -> (Room, ParticipantId, ParticipantId) {
     let mut room = Room::new(EngineConfig::default(), T0);
     let stays = room.join(DeviceKind::Web);
     let leaves = room.join(DeviceKind::Web);
     room.engine
         .handle_leave(room.now_ms, leaves)
         .expect("leave");
+    (room, stays, leaves)
+}
+
+#[test]
+fn no_token_names_anyone_once_the_session_completes() {
+    let (mut room, stays, leaves) = room_with_one_who_left();
     let first_session = room.engine.current_session().expect("session");
     room.advance_to(first_session.ends_at_ms);
     let next_session = room.engine.current_session().expect("the next slot opened");
@@ -238,12 +220,7 @@ fn no_token_names_anyone_once_the_session_completes() {
 
 #[test]
 fn a_token_one_bit_off_names_nobody() {
-    let mut room = Room::new(EngineConfig::default(), T0);
-    let stays = room.join(DeviceKind::Web);
-    let leaves = room.join(DeviceKind::Web);
-    room.engine
-        .handle_leave(room.now_ms, leaves)
-        .expect("leave");
+    let (room, stays, leaves) = room_with_one_who_left();
     for participant in [stays, leaves] {
         let token = token_of(&room, participant);
         assert_eq!(holder(&room, &token), Some(participant));

@@ -5,7 +5,7 @@
 use synchub_session::record::{DeviceKind, IntentionCategory, Record};
 use synchub_session::{
     Broadcast, Engine, EngineConfig, JoinRequest, Message, MessageBody, ParticipantId,
-    PersonalFeedback, RrBatch, RrOutcome,
+    PersonalFeedback, RestoredParticipant, RestoredSession, RrBatch, RrOutcome,
 };
 
 /// 2026-01-01T10:00:00Z: a quarter-hour, so the default rolling slot starts here.
@@ -163,6 +163,46 @@ impl Room {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// The running session as the store would read it back after a crash, from the records the
+/// room has drained: its row, its latest phase, the participants joined and not closed (no
+/// durable seqs), and how many ever joined.
+pub fn stored_session(room: &Room) -> RestoredSession {
+    let mut session = None;
+    let mut latest_phase = None;
+    let mut participants = Vec::new();
+    let mut joined_total = 0;
+    for record in room.records() {
+        match record {
+            Record::SessionOpened(row) => session = Some(row.clone()),
+            Record::PhaseChanged {
+                phase,
+                at_ms,
+                ends_at_ms,
+                ..
+            } => latest_phase = Some((*phase, *at_ms, *ends_at_ms)),
+            Record::ParticipantJoined(row) => {
+                joined_total += 1;
+                participants.push(RestoredParticipant {
+                    row: row.clone(),
+                    durable_seqs: Vec::new(),
+                });
+            }
+            Record::ParticipantClosed(closed) => participants
+                .retain(|participant| participant.row.participant_id != closed.participant_id),
+            _ => {}
+        }
+    }
+    let (phase, phase_started_at_ms, phase_ends_at_ms) = latest_phase.expect("a phase record");
+    RestoredSession {
+        session: session.expect("a session row"),
+        phase,
+        phase_started_at_ms,
+        phase_ends_at_ms: phase_ends_at_ms.expect("a running phase"),
+        participants,
+        joined_total,
     }
 }
 
