@@ -4,8 +4,11 @@
 //!
 //! Everything that decides where a strap goes happens here, on one task, so no two decisions
 //! race; the link tasks only connect and stream, and report back when a controller refuses them.
+//! `adapter_changes` is the part that handles adapters appearing and going away.
 
-use super::adapters::{FoundAdapter, HEART_RATE_SERVICE, list_adapters, strap_id, watch};
+mod adapter_changes;
+
+use super::adapters::{HEART_RATE_SERVICE, strap_id};
 use super::link::{GATT_TIMEOUT, LinkReport, LinkTask, SharedTimeline, new_timeline, stopped};
 use super::state::Shared;
 use super::status::{
@@ -15,7 +18,7 @@ use super::status::{
 use crate::placement::{AdapterRoom, Placement, WaitingStrap, place_straps};
 use btleplug::api::{Central as _, CentralEvent, Peripheral as _};
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch as watch_channel};
@@ -96,40 +99,6 @@ impl Supervisor {
             reports,
             next_generation: 0,
         }
-    }
-
-    /// Starts using an adapter: listen to it and scan on it. `Err` with why when it cannot be
-    /// used (it is retried at the next listing).
-    pub(super) async fn add_adapter(&mut self, found: FoundAdapter) -> Result<(), String> {
-        let watcher = match watch(&found, self.shared.config.scan, self.central_sender.clone())
-            .await
-        {
-            Ok(watcher) => watcher,
-            Err(reason) => {
-                if self
-                    .unusable
-                    .insert(found.id.clone(), reason.clone())
-                    .is_none()
-                {
-                    warn!(adapter = %found.id, %reason, "cannot use this Bluetooth adapter; trying again while the reader runs");
-                }
-                return Err(reason);
-            }
-        };
-        self.unusable.remove(&found.id);
-        info!(adapter = %found.id, address = ?found.address, "reading heart-rate straps through this Bluetooth adapter");
-        self.adapters.insert(
-            found.id,
-            AdapterEntry {
-                adapter: found.adapter,
-                address: found.address,
-                link_budget: self.shared.config.links_per_adapter,
-                controller_refusal: None,
-                watcher,
-            },
-        );
-        self.publish_adapters();
-        Ok(())
     }
 
     /// Runs until told to stop, then disconnects every strap.
@@ -422,66 +391,6 @@ impl Supervisor {
             ));
         }
         self.shared.update(&strap, |status| status.adapter = None);
-        self.publish_adapters();
-    }
-
-    /// Lists the adapters again: uses new ones, and moves the straps of vanished ones.
-    async fn poll_adapters(&mut self) {
-        let found = match list_adapters(&self.manager).await {
-            Ok(found) => found,
-            Err(error) => {
-                debug!(%error, "listing the Bluetooth adapters failed; trying again later");
-                return;
-            }
-        };
-        let present: BTreeSet<&AdapterId> = found.iter().map(|adapter| &adapter.id).collect();
-        let gone: Vec<AdapterId> = self
-            .adapters
-            .keys()
-            .filter(|id| !present.contains(id))
-            .cloned()
-            .collect();
-        for id in gone {
-            self.remove_adapter(&id);
-        }
-        for adapter in found {
-            if !self.adapters.contains_key(&adapter.id) {
-                // Logged inside; an adapter that cannot be used is tried again next time.
-                let _ = self.add_adapter(adapter).await;
-            }
-        }
-    }
-
-    /// An adapter went away (a dongle unplugged): its straps lose their links and are placed
-    /// again at the next placement tick, on adapters that hear them and have room.
-    fn remove_adapter(&mut self, id: &AdapterId) {
-        let Some(adapter) = self.adapters.remove(id) else {
-            return;
-        };
-        adapter.watcher.abort();
-        let mut moved = 0_usize;
-        for (strap, entry) in &mut self.straps {
-            if let Some(heard) = entry.heard.remove(id) {
-                self.peripherals.remove(&heard.peripheral.id());
-            }
-            let lost_link = entry.link.as_ref().is_some_and(|link| &link.adapter == id);
-            if lost_link && let Some(link) = entry.link.take() {
-                // The task disconnects (BlueZ answers at once: the device is gone) and ends.
-                link.stop.send_replace(true);
-                moved += 1;
-            }
-            let (heard_by, rssi) = (hearings(entry), strap_rssi(entry));
-            self.shared.update(strap, |status| {
-                status.heard_by = heard_by;
-                status.rssi = rssi;
-                if lost_link {
-                    status.state = StrapState::Reconnecting;
-                    status.adapter = None;
-                    status.heart_rate_bpm = None;
-                }
-            });
-        }
-        warn!(adapter = %id, straps = moved, "Bluetooth adapter gone; its straps are placed again on adapters with free connections");
         self.publish_adapters();
     }
 
