@@ -1,7 +1,8 @@
 //! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap reader of
-//! `synchub-ble` finds and connects them through every Bluetooth adapter; the facilitator assigns a strap to a wearer; the
-//! bridge here forwards an assigned strap's beats to the engine task as `rr_intervals` from the
-//! strap's own connection, so a strap's wearer is a participant exactly like a phone's.
+//! `synchub-ble` finds and connects them through every Bluetooth adapter; the facilitator
+//! assigns a strap to a wearer; the bridge here forwards an assigned strap's beats to the engine
+//! task as `rr_intervals` from the strap's own connection, so a strap's wearer is a participant
+//! exactly like a phone's.
 //!
 //! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
 //! `GET /api/straps` says why; the reason is logged once at WARN.
