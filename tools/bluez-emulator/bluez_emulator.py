@@ -5,7 +5,10 @@ Why this exists: the hub reaches Bluetooth through btleplug -> bluez-async -> th
 which talks to BlueZ over the D-Bus system bus. CI machines have no Bluetooth controller, so this
 program plays BlueZ on a *private* bus (see `start`), with the objects, methods, properties and
 signals that code path uses, and straps whose heart-rate notifications follow a documented,
-deterministic pattern a test can check byte for byte. README.md is the interface contract.
+deterministic pattern a test can check byte for byte. It can play several adapters (hci0, hci1,
+...) that each hear the straps at their own signal strength, hold a limited number of
+connections each, and can be removed or added while it runs (a USB dongle unplugged). README.md
+is the interface contract.
 
 It uses only dbus-python and PyGObject from Debian (python3-dbus, python3-gi); run it with
 /usr/bin/python3. Logs go to stderr; stdout carries exactly one line, `READY`, once org.bluez is
@@ -32,8 +35,26 @@ DEVICE = "org.bluez.Device1"
 GATT_SERVICE = "org.bluez.GattService1"
 GATT_CHARACTERISTIC = "org.bluez.GattCharacteristic1"
 GATT_DESCRIPTOR = "org.bluez.GattDescriptor1"
-ADAPTER_PATH = "/org/bluez/hci0"
-ADAPTER_ADDRESS = "00:1A:7D:DA:71:13"
+# The emulator's own control interface (not BlueZ's): tests remove and add adapters through it.
+CONTROL_PATH = "/org/synchub/emulator"
+CONTROL = "org.synchub.BluezEmulator1"
+# What BlueZ answers when the controller refuses another LE connection: HCI status 0x09
+# "Connection Limit Exceeded" becomes EMLINK in the kernel (bt_to_errno), and BlueZ's
+# btd_error_le_errno maps EMLINK to this string inside org.bluez.Error.Failed.
+CONNECTION_LIMIT_ERROR = "le-connection-concurrent-connection-limit"
+# What BlueZ answers when its LE connection attempt is cancelled: here, a strap already
+# connected through another adapter stops advertising, so it cannot be reached.
+ABORTED_BY_LOCAL_ERROR = "le-connection-abort-by-local"
+# How much weaker (dB) a strap sounds to each adapter further from the one nearest to it.
+ADAPTER_DISTANCE_DB = 8
+
+
+def adapter_path(index):
+    return f"/org/bluez/hci{index}"
+
+
+def adapter_address(index):
+    return f"00:1A:7D:DA:71:{0x13 + index:02X}"
 
 # How often a notifying Heart Rate Measurement characteristic emits a value.
 NOTIFY_INTERVAL_MS = 1000
@@ -244,6 +265,8 @@ class PlainNode(dbus.service.Object):
 
 
 class Adapter(PropertiesObject):
+    """One Bluetooth controller, `/org/bluez/hciN`, with its own view of the straps it hears."""
+
     writable = {
         (ADAPTER, "Powered"): "set_powered",
         (ADAPTER, "Alias"): "set_alias",
@@ -251,10 +274,12 @@ class Adapter(PropertiesObject):
         (ADAPTER, "Pairable"): "set_pairable",
     }
 
-    def __init__(self, emulator):
-        super().__init__(emulator, ADAPTER_PATH)
+    def __init__(self, emulator, index):
+        super().__init__(emulator, adapter_path(index))
+        self.index = index
+        self.name = f"hci{index}"
         self.props[ADAPTER] = {
-            "Address": dbus.String(ADAPTER_ADDRESS),
+            "Address": dbus.String(adapter_address(index)),
             "AddressType": dbus.String("public"),
             "Name": dbus.String("synchub-ci"),
             "Alias": dbus.String("synchub-ci"),
@@ -273,13 +298,22 @@ class Adapter(PropertiesObject):
         self.discovery_sessions = {}
         self.discovery_filters = {}
         self.rssi_timer = None
+        # This adapter's Device1 objects, by address: one per strap it hears (`--hear`).
+        self.devices = {
+            strap.address: Device(self, strap)
+            for strap in emulator.straps
+            if emulator.hears(index, strap.number)
+        }
+
+    def links_in_use(self):
+        return sum(1 for device in self.devices.values() if device.connected)
 
     def set_powered(self, value):
         powered = bool(value)
         if not powered:
             self.discovery_sessions.clear()
             self._discovering_changed()
-            for device in list(self.emulator.devices.values()):
+            for device in list(self.devices.values()):
                 device.disconnect("adapter powered off")
         self.update(ADAPTER, Powered=dbus.Boolean(powered))
 
@@ -298,7 +332,7 @@ class Adapter(PropertiesObject):
         if unknown:
             raise BluezError("InvalidArguments", f"Unknown filter keys {sorted(unknown)}")
         uuids = [str(u).lower() for u in properties.get("UUIDs", [])]
-        log(f"SetDiscoveryFilter from {sender}: {dict(properties)}")
+        log(f"{self.name}: SetDiscoveryFilter from {sender}: {dict(properties)}")
         if uuids:
             self.discovery_filters[sender] = uuids
         else:
@@ -308,23 +342,25 @@ class Adapter(PropertiesObject):
     def StartDiscovery(self, sender=None):
         if not self.props[ADAPTER]["Powered"]:
             raise BluezError("NotReady", "Resource Not Ready")
-        log(f"StartDiscovery from {sender}")
+        log(f"{self.name}: StartDiscovery from {sender}")
         self.discovery_sessions[sender] = True
         self._discovering_changed()
-        for device in self.emulator.devices.values():
+        for device in self.devices.values():
             if not device.exported and self._wanted(device):
-                GLib.timeout_add(DISCOVERY_STAGGER_MS * device.number, self._discover, device)
+                GLib.timeout_add(
+                    DISCOVERY_STAGGER_MS * device.strap.number, self._discover, device
+                )
 
     @dbus.service.method(ADAPTER, in_signature="", out_signature="", sender_keyword="sender")
     def StopDiscovery(self, sender=None):
         if sender not in self.discovery_sessions:
             raise BluezError("Failed", "No discovery started")
-        log(f"StopDiscovery from {sender}")
+        log(f"{self.name}: StopDiscovery from {sender}")
         self.forget_client(sender)
 
     @dbus.service.method(ADAPTER, in_signature="o", out_signature="")
     def RemoveDevice(self, path):
-        device = self.emulator.devices_by_path().get(str(path))
+        device = {device.path: device for device in self.devices.values()}.get(str(path))
         if device is None or not device.exported:
             raise BluezError("DoesNotExist", "Does Not Exist")
         log(f"RemoveDevice {path}")
@@ -340,19 +376,37 @@ class Adapter(PropertiesObject):
         self.discovery_filters.pop(sender, None)
         if self.discovery_sessions.pop(sender, None) is not None:
             self._discovering_changed()
+        for device in self.devices.values():
+            device.forget_client(sender)
+
+    def remove(self):
+        """The controller goes away (a dongle unplugged), in BlueZ's order: the kernel drops its
+        connections (`Connected=false`), then BlueZ removes its devices and the adapter itself
+        (`InterfacesRemoved`)."""
+        self.discovery_sessions.clear()
+        self.discovery_filters.clear()
+        if self.rssi_timer is not None:
+            GLib.source_remove(self.rssi_timer)
+            self.rssi_timer = None
+        for device in self.devices.values():
+            device.disconnect("adapter removed")
+        for device in self.devices.values():
+            if device.exported:
+                device.unexport()
+        self.emulator.remove_managed(self)
 
     def _wanted(self, device):
         if not self.discovery_sessions:
             return False
         for sender in self.discovery_sessions:
             uuids = self.discovery_filters.get(sender)
-            if not uuids or any(u in device.advertised_uuids for u in uuids):
+            if not uuids or any(u in device.strap.advertised_uuids for u in uuids):
                 return True
         return False
 
     def _discover(self, device):
-        if not device.exported and self._wanted(device):
-            log(f"discovered {device.address} ({device.name})")
+        if not device.exported and self._wanted(device) and self.path in self.emulator.managed:
+            log(f"{self.name}: discovered {device.strap.address} ({device.strap.name})")
             device.export()
         return False
 
@@ -366,8 +420,9 @@ class Adapter(PropertiesObject):
             self.rssi_timer = None
 
     def _rssi_tick(self):
-        for device in self.emulator.devices.values():
-            if device.exported and not device.connected:
+        # A connected strap stops advertising, so no adapter hears a new RSSI from it.
+        for device in self.devices.values():
+            if device.exported and device.strap.link is None:
                 device.advertise_rssi()
         return True
 
@@ -512,8 +567,43 @@ class Service(PropertiesObject):
         return result
 
 
-class Strap(PropertiesObject):
-    """A heart-rate chest strap: org.bluez.Device1 plus, while connected, its GATT tree."""
+class HeartStrap:
+    """One physical strap: its identity, its beat sequence and which adapter holds its link.
+
+    Every adapter that hears it has its own `Device` object for it, as BlueZ has one
+    `/org/bluez/hciN/dev_...` per adapter; the beat sequence belongs to the strap, so it
+    continues whichever adapter the strap is connected through.
+    """
+
+    def __init__(self, emulator, number, name, address, manufacturer_id, model, manufacturer):
+        self.number = number
+        self.name = name
+        self.address = address
+        self.manufacturer_id = manufacturer_id
+        self.model = model
+        self.manufacturer = manufacturer
+        self.pattern = HeartPattern(number)
+        self.drops_left = emulator.options.drop_count if number == 1 else 0
+        self.advertised_uuids = [uuid16(0x180D)]
+        # The Device (of one adapter) this strap is connected through, if any: a strap holds
+        # one connection at a time and stops advertising while connected.
+        self.link = None
+
+
+def strap_rssi_dbm(strap_number, adapter_index, adapter_count, wobble):
+    """Signal strength of strap k as adapter a hears it (README.md "Straps").
+
+    -55 dBm for strap 1, 5 dB weaker per strap up to strap 8, then the same again from strap 9
+    (a room, not a corridor); heard loudest by adapter (k - 1) mod N and 8 dB weaker per
+    adapter further round; wobbling by +-1 dB per advertisement.
+    """
+    nearest = -50 - 5 * ((strap_number - 1) % 8 + 1)
+    distance = (adapter_index - (strap_number - 1)) % adapter_count
+    return nearest - ADAPTER_DISTANCE_DB * distance + (wobble % 3) - 1
+
+
+class Device(PropertiesObject):
+    """A strap as one adapter sees it: org.bluez.Device1 plus, while connected, its GATT tree."""
 
     writable = {
         (DEVICE, "Trusted"): "set_trusted",
@@ -521,29 +611,24 @@ class Strap(PropertiesObject):
         (DEVICE, "Alias"): "set_alias",
     }
 
-    def __init__(self, emulator, number, name, address, manufacturer_id, model, manufacturer):
-        self.number = number
-        self.name = name
-        self.address = address
-        self.model = model
-        self.manufacturer = manufacturer
+    def __init__(self, adapter, strap):
+        self.adapter = adapter
+        self.strap = strap
+        self.address = strap.address
         self.exported = False
         self.connected = False
         self.services = []
-        self.pattern = HeartPattern(number)
         self.heart_rate_timer = None
         self.drop_timer = None
-        self.drops_left = emulator.options.drop_count if number == 1 else 0
         self.rssi_ticks = 0
-        self.advertised_uuids = [uuid16(0x180D)]
-        self.emulator = emulator
-        self.path = f"{ADAPTER_PATH}/dev_{address.replace(':', '_')}"
+        self.emulator = adapter.emulator
+        self.path = f"{adapter.path}/dev_{strap.address.replace(':', '_')}"
         self.props = {
             DEVICE: {
-                "Address": dbus.String(address),
+                "Address": dbus.String(strap.address),
                 "AddressType": dbus.String("public"),
-                "Name": dbus.String(name),
-                "Alias": dbus.String(name),
+                "Name": dbus.String(strap.name),
+                "Alias": dbus.String(strap.name),
                 "Appearance": dbus.UInt16(0x0341),  # Heart Rate Sensor: Heart Rate Belt
                 "Icon": dbus.String("unknown"),
                 "Paired": dbus.Boolean(False),
@@ -554,10 +639,14 @@ class Strap(PropertiesObject):
                 "RSSI": dbus.Int16(self.rssi_dbm()),
                 "TxPower": dbus.Int16(0),
                 "Connected": dbus.Boolean(False),
-                "UUIDs": dbus.Array(self.advertised_uuids, signature="s"),
-                "Adapter": dbus.ObjectPath(ADAPTER_PATH),
+                "UUIDs": dbus.Array(strap.advertised_uuids, signature="s"),
+                "Adapter": dbus.ObjectPath(adapter.path),
                 "ManufacturerData": dbus.Dictionary(
-                    {dbus.UInt16(manufacturer_id): dbus.Array([dbus.Byte(0)], signature="y")},
+                    {
+                        dbus.UInt16(strap.manufacturer_id): dbus.Array(
+                            [dbus.Byte(0)], signature="y"
+                        )
+                    },
                     signature="qv",
                 ),
                 "ServicesResolved": dbus.Boolean(False),
@@ -567,8 +656,9 @@ class Strap(PropertiesObject):
         dbus.service.Object.__init__(self)
 
     def rssi_dbm(self):
-        """-55 dBm for strap 1, 5 dB weaker per strap, wobbling by +-1 dB per advertisement."""
-        return -50 - 5 * self.number + (self.rssi_ticks % 3) - 1
+        return strap_rssi_dbm(
+            self.strap.number, self.adapter.index, self.emulator.options.adapters, self.rssi_ticks
+        )
 
     def export(self):
         self.add_to_connection(self.emulator.bus, self.path)
@@ -590,21 +680,35 @@ class Strap(PropertiesObject):
         self.update(DEVICE, Blocked=dbus.Boolean(value))
 
     def set_alias(self, value):
-        self.update(DEVICE, Alias=dbus.String(value or self.name))
+        self.update(DEVICE, Alias=dbus.String(value or self.strap.name))
 
     # -- connection ---------------------------------------------------------------------------
 
     @dbus.service.method(DEVICE, in_signature="", out_signature="", sender_keyword="sender")
     def Connect(self, sender=None):
-        if not self.emulator.adapter.props[ADAPTER]["Powered"]:
+        if not self.adapter.props[ADAPTER]["Powered"]:
             raise BluezError("NotReady", "Resource Not Ready")
         if self.connected:
             return
-        log(f"Connect {self.address} from {sender}")
+        if self.strap.link is not None:
+            log(
+                f"{self.adapter.name}: Connect {self.address} refused: connected through "
+                f"{self.strap.link.adapter.name}, so it does not advertise"
+            )
+            raise BluezError("Failed", ABORTED_BY_LOCAL_ERROR)
+        limit = self.emulator.options.links_per_adapter
+        if limit and self.adapter.links_in_use() >= limit:
+            log(
+                f"{self.adapter.name}: Connect {self.address} refused: {limit} links in use "
+                "(--links-per-adapter)"
+            )
+            raise BluezError("Failed", CONNECTION_LIMIT_ERROR)
+        log(f"{self.adapter.name}: Connect {self.address} from {sender}")
         self.connected = True
+        self.strap.link = self
         self.update(DEVICE, Connected=dbus.Boolean(True))
         GLib.timeout_add(SERVICES_RESOLVE_DELAY_MS, self._resolve_services)
-        if self.drops_left != 0 and self.emulator.options.drop_after_secs is not None:
+        if self.strap.drops_left != 0 and self.emulator.options.drop_after_secs is not None:
             self.drop_timer = GLib.timeout_add(
                 int(self.emulator.options.drop_after_secs * 1000), self._drop
             )
@@ -613,7 +717,7 @@ class Strap(PropertiesObject):
     def Disconnect(self, sender=None):
         if not self.connected:
             raise BluezError("NotConnected", "Not Connected")
-        log(f"Disconnect {self.address} from {sender}")
+        log(f"{self.adapter.name}: Disconnect {self.address} from {sender}")
         self.disconnect("Disconnect()")
 
     @dbus.service.method(DEVICE, in_signature="", out_signature="")
@@ -639,16 +743,16 @@ class Strap(PropertiesObject):
         for service in self.services:
             for obj in service.objects():
                 self.emulator.add_managed(obj)
-        all_uuids = sorted({s.uuid for s in self.services} | set(self.advertised_uuids))
+        all_uuids = sorted({s.uuid for s in self.services} | set(self.strap.advertised_uuids))
         self.update(DEVICE, UUIDs=dbus.Array(all_uuids, signature="s"))
         self.update(DEVICE, ServicesResolved=dbus.Boolean(True))
-        log(f"services resolved on {self.address}")
+        log(f"{self.adapter.name}: services resolved on {self.address}")
         return False
 
     def _build_services(self):
         info = Service(self, 0x000A, uuid16(0x180A))
-        info.add_characteristic(uuid16(0x2A29), ["read"], self.manufacturer.encode())
-        info.add_characteristic(uuid16(0x2A24), ["read"], self.model.encode())
+        info.add_characteristic(uuid16(0x2A29), ["read"], self.strap.manufacturer.encode())
+        info.add_characteristic(uuid16(0x2A24), ["read"], self.strap.model.encode())
         heart = Service(self, 0x0010, uuid16(0x180D))
         self.heart_rate_measurement = heart.add_characteristic(uuid16(0x2A37), ["notify"], b"")
         heart.add_characteristic(uuid16(0x2A38), ["read"], b"\x01")  # body sensor location: chest
@@ -663,8 +767,8 @@ class Strap(PropertiesObject):
     def _drop(self):
         self.drop_timer = None
         if self.connected:
-            if self.drops_left > 0:
-                self.drops_left -= 1
+            if self.strap.drops_left > 0:
+                self.strap.drops_left -= 1
             log(f"{self.address} drops the connection on its own (--drop-after-secs)")
             self.disconnect("link lost")
         return False
@@ -685,8 +789,10 @@ class Strap(PropertiesObject):
                 self.emulator.remove_managed(obj)
         self.services = []
         self.connected = False
+        if self.strap.link is self:
+            self.strap.link = None
         self.update(DEVICE, Connected=dbus.Boolean(False))
-        log(f"{self.address} disconnected ({reason})")
+        log(f"{self.adapter.name}: {self.address} disconnected ({reason})")
 
     # -- notifications ------------------------------------------------------------------------
 
@@ -704,10 +810,11 @@ class Strap(PropertiesObject):
         if not self.connected or not self.heart_rate_measurement.notify_sessions:
             self.heart_rate_timer = None
             return False
-        packet, rr_values_ms, heart_rate_bpm = self.pattern.next_packet()
+        pattern = self.strap.pattern
+        packet, rr_values_ms, heart_rate_bpm = pattern.next_packet()
         log(
-            f"{self.address} packet {self.pattern.packets_sent - 1}: {packet.hex()} "
-            f"(HR {heart_rate_bpm}, RR {rr_values_ms} ms)"
+            f"{self.address} packet {pattern.packets_sent - 1}: {packet.hex()} "
+            f"(HR {heart_rate_bpm}, RR {rr_values_ms} ms, via {self.adapter.name})"
         )
         self.heart_rate_measurement.notify(packet)
         return True
@@ -736,6 +843,33 @@ def strap_profile(number):
     )
 
 
+class Control(dbus.service.Object):
+    """The emulator's own knobs (not part of BlueZ): remove or add an adapter while running.
+
+    `dbus-send --bus=ADDRESS --print-reply --dest=org.bluez /org/synchub/emulator
+    org.synchub.BluezEmulator1.RemoveAdapter string:hci1`
+    """
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+        super().__init__(emulator.bus, CONTROL_PATH)
+
+    @dbus.service.method(CONTROL, in_signature="s", out_signature="")
+    def RemoveAdapter(self, name):
+        self.emulator.remove_adapter(parse_adapter_name(name))
+
+    @dbus.service.method(CONTROL, in_signature="s", out_signature="")
+    def AddAdapter(self, name):
+        self.emulator.add_adapter(parse_adapter_name(name))
+
+
+def parse_adapter_name(name):
+    name = str(name)
+    if not name.startswith("hci") or not name[3:].isdigit():
+        raise BluezError("InvalidArguments", f"'{name}' is not an adapter name like hci1")
+    return int(name[3:])
+
+
 class Emulator:
     def __init__(self, bus, options):
         self.bus = bus
@@ -743,12 +877,15 @@ class Emulator:
         self.managed = {}
         self.root = Root(self)
         self.nodes = [PlainNode(bus, "/org"), PlainNode(bus, "/org/bluez")]
-        self.adapter = Adapter(self)
-        self.add_managed(self.adapter, announce=False)
-        self.devices = {}
-        for number in range(1, options.straps + 1):
-            strap = Strap(self, number, *strap_profile(number))
-            self.devices[strap.address] = strap
+        self.straps = [
+            HeartStrap(self, number, *strap_profile(number))
+            for number in range(1, options.straps + 1)
+        ]
+        self.adapters = {}
+        for index in range(options.adapters):
+            self.adapters[index] = Adapter(self, index)
+            self.add_managed(self.adapters[index], announce=False)
+        self.control = Control(self)
         bus.add_signal_receiver(
             self._name_owner_changed,
             signal_name="NameOwnerChanged",
@@ -757,8 +894,25 @@ class Emulator:
             path="/org/freedesktop/DBus",
         )
 
-    def devices_by_path(self):
-        return {device.path: device for device in self.devices.values()}
+    def hears(self, adapter_index, strap_number):
+        """Whether an adapter hears a strap: every strap unless `--hear` says otherwise."""
+        heard = self.options.hear.get(adapter_index)
+        return heard is None or strap_number in heard
+
+    def remove_adapter(self, index):
+        adapter = self.adapters.pop(index, None)
+        if adapter is None:
+            raise BluezError("DoesNotExist", f"hci{index} does not exist")
+        log(f"hci{index} removed (its straps are disconnected)")
+        adapter.remove()
+
+    def add_adapter(self, index):
+        if index in self.adapters:
+            raise BluezError("AlreadyExists", f"hci{index} already exists")
+        adapter = Adapter(self, index)
+        self.adapters[index] = adapter
+        self.add_managed(adapter)
+        log(f"hci{index} added")
 
     def add_managed(self, obj, announce=True):
         self.managed[obj.path] = obj
@@ -775,9 +929,8 @@ class Emulator:
     def _name_owner_changed(self, name, old_owner, new_owner):
         # A client that leaves the bus loses its discovery and notify sessions, as on BlueZ.
         if name.startswith(":") and old_owner and not new_owner:
-            self.adapter.forget_client(name)
-            for device in self.devices.values():
-                device.forget_client(name)
+            for adapter in self.adapters.values():
+                adapter.forget_client(name)
 
 
 def print_pattern(strap_number, count):
@@ -789,6 +942,22 @@ def print_pattern(strap_number, count):
             f"{index:3d}  {packet.hex(' ')}  HR {heart_rate_bpm}  RR ms {rr_values_ms}"
             f"  RR 1/1024 s {rr_1024ths}"
         )
+
+
+def parse_hearing(specs):
+    """`["1=3,5-7", "0=1-4"]` -> {1: {3, 5, 6, 7}, 0: {1, 2, 3, 4}}."""
+    hearing = {}
+    for spec in specs:
+        adapter, _, straps = spec.partition("=")
+        if not adapter.isdigit():
+            raise ValueError(f"'{spec}' should look like 1=3,5-7 (adapter index = strap numbers)")
+        heard = hearing.setdefault(int(adapter), set())
+        for part in filter(None, straps.split(",")):
+            first, _, last = part.partition("-")
+            if not first.isdigit() or (last and not last.isdigit()):
+                raise ValueError(f"'{part}' in '{spec}' is not a strap number or a range like 5-7")
+            heard.update(range(int(first), int(last or first) + 1))
+    return hearing
 
 
 def parse_args(argv):
@@ -806,7 +975,24 @@ def parse_args(argv):
         help="print the first N heart-rate packets of --strap and exit (no bus needed)",
     )
     parser.add_argument("--strap", type=int, default=1)
+    parser.add_argument("--adapters", type=int, default=1)
+    parser.add_argument("--links-per-adapter", type=int, default=0)
+    parser.add_argument(
+        "--hear",
+        action="append",
+        default=[],
+        metavar="A=STRAPS",
+        help="adapter hciA hears only these straps, e.g. 1=3,5-7 (default: every strap)",
+    )
     options = parser.parse_args(argv)
+    if not 1 <= options.adapters <= 16:
+        parser.error("--adapters must be 1..16")
+    if options.links_per_adapter < 0:
+        parser.error("--links-per-adapter must be 0 (no limit) or more")
+    try:
+        options.hear = parse_hearing(options.hear)
+    except ValueError as error:
+        parser.error(f"--hear: {error}")
     if not 0 <= options.battery <= 100:
         parser.error("--battery must be 0..100")
     if options.straps < 0 or options.straps > 99:
@@ -838,7 +1024,9 @@ def main(argv):
 
     log(
         f"serving {BUS_NAME} on {options.address}: "
-        + ", ".join(f"{d.name} {d.address}" for d in emulator.devices.values())
+        + ", ".join(f"hci{index}" for index in emulator.adapters)
+        + "; "
+        + ", ".join(f"{strap.name} {strap.address}" for strap in emulator.straps)
     )
     print("READY", flush=True)
     try:

@@ -11,13 +11,18 @@
 //! - [`quirks`]: which sensors send real RR intervals (chest straps) and which smooth them
 //!   (optical sensors, watches), for the console's warning.
 //! - [`code`]: the four-character strap code a participant types to claim a strap.
-//! - [`StrapManager`] (`manager`): the adapter on btleplug — scans for the Heart Rate Service,
-//!   connects to every strap it finds, subscribes to measurements, reads battery and device
-//!   information, reconnects with backoff, and hands [`StrapEvent`]s to whoever listens.
+//! - [`placement`]: pure choice of the adapter each strap connects through, from the adapters'
+//!   free connections and who hears which strap how loudly.
+//! - [`StrapReader`] (`reader`): the adapter on btleplug — scans for the Heart Rate Service on
+//!   every Bluetooth adapter, connects each strap through the adapter with room that hears it
+//!   best (a connection budget per adapter), subscribes to measurements, reads battery and
+//!   device information, reconnects with backoff, moves the straps of an adapter that goes
+//!   away, and hands [`StrapEvent`]s and a [`ReaderSnapshot`] to whoever listens (the hub, or a
+//!   relay).
 //!
 //! **Invariant:** the crate knows nothing of participants, sessions or the hub; it uses nothing of
-//! ours. The pure modules read no clock: the manager reads the hub's clock through
-//! [`ManagerConfig::now_ms`] and passes time in.
+//! ours. The pure modules read no clock: the reader reads the hub's clock through
+//! [`ReaderConfig::now_ms`] and passes time in.
 //!
 //! # Example
 //!
@@ -41,18 +46,20 @@
 
 pub mod beats;
 pub mod code;
-mod manager;
 pub mod measurement;
+pub mod placement;
 pub mod quirks;
+mod reader;
 
 pub use beats::{BeatBatch, BeatTimeline};
 pub use code::{normalize_code, strap_code};
-pub use manager::{
-    BATTERY_LOW_PCT, BleError, HEART_RATE_SERVICE, ManagerConfig, StrapEvent, StrapId,
-    StrapManager, StrapState, StrapStatus, scan_once, system_now_ms,
-};
 pub use measurement::{
     BodyLocation, Contact, DecodeHexError, Measurement, MeasurementError, MeasurementJson,
     decode_hex,
 };
 pub use quirks::SensorKind;
+pub use reader::{
+    AdapterId, AdapterStatus, BATTERY_LOW_PCT, BleError, DEFAULT_LINKS_PER_ADAPTER,
+    HEART_RATE_SERVICE, Hearing, ReaderConfig, ReaderSnapshot, ScanReport, StrapEvent, StrapId,
+    StrapReader, StrapState, StrapStatus, scan_once, system_now_ms,
+};

@@ -1,10 +1,11 @@
-//! The strap manager against an emulated BlueZ on a private D-Bus, and against no D-Bus at all.
+//! The strap reader against an emulated BlueZ with one adapter on a private D-Bus, and against
+//! no D-Bus at all.
 //!
-//! The manager runs inside `synchub-ble-probe`, a child process: libdbus reads
+//! The reader runs inside `synchub-ble-probe`, a child process: libdbus reads
 //! `DBUS_SYSTEM_BUS_ADDRESS` once per process, and a child lets each test choose its bus without
 //! touching this process's environment.
 
-use crate::util::{Emulator, Probe, emulated_rr_ms};
+use crate::util::{Emulator, Probe, Snapshot, emulated_rr_ms};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +20,7 @@ fn status_of<'a>(line: &'a Value, strap: &str) -> Option<&'a Value> {
 }
 
 /// Every strap's beats in arrival order: (rrMs, endedAtMs) per batch.
-fn beats_by_strap(lines: &[Value]) -> BTreeMap<String, Vec<(Vec<f64>, i64)>> {
+pub fn beats_by_strap(lines: &[Value]) -> BTreeMap<String, Vec<(Vec<f64>, i64)>> {
     let mut beats: BTreeMap<String, Vec<(Vec<f64>, i64)>> = BTreeMap::new();
     for line in lines.iter().filter(|line| line["event"] == "beats") {
         let rr_ms = line["rrMs"]
@@ -45,7 +46,7 @@ fn two_emulated_straps_are_read_and_a_dropped_one_is_reconnected() {
     else {
         return;
     };
-    // The probe runs the manager for 10 s, shuts it down and prints its last snapshot; the
+    // The probe runs the reader for 10 s, shuts it down and prints its last snapshot; the
     // whole transcript is checked afterwards.
     let mut probe = Probe::start(&emulator.address, &["--secs", "10"]);
     assert_eq!(
@@ -92,7 +93,7 @@ fn two_emulated_straps_are_read_and_a_dropped_one_is_reconnected() {
     }
     assert_ne!(strap_code(POLAR), strap_code(GARMIN));
 
-    // The Polar dropped; the manager noticed, reconnected (1 s backoff) and its beats resumed.
+    // The Polar dropped; the reader noticed, reconnected (1 s backoff) and its beats resumed.
     // The Garmin stayed connected throughout.
     let states = |strap: &str| -> Vec<String> {
         let mut states: Vec<String> = Vec::new();
@@ -123,17 +124,28 @@ fn two_emulated_straps_are_read_and_a_dropped_one_is_reconnected() {
         "no Polar beats after reconnecting"
     );
 
-    // The snapshot lists both straps, connected, with their live heart rates.
+    // The snapshot lists the one adapter with both straps on it, and both straps connected
+    // through it with their live heart rates; nothing to advise.
     let snapshot = probe
         .seen
         .iter()
-        .find(|line| line["event"] == "straps")
+        .find(|line| line["event"] == "snapshot")
+        .map(|line| Snapshot(line["snapshot"].clone()))
         .expect("a snapshot line");
-    let straps = snapshot["straps"].as_array().expect("straps");
-    let ids: Vec<&Value> = straps.iter().map(|strap| &strap["id"]).collect();
+    assert_eq!(snapshot.adapter_ids(), ["hci0"]);
+    let adapter = snapshot.adapter("hci0");
+    assert_eq!(adapter["address"], "00:1A:7D:DA:71:13");
+    assert_eq!(adapter["linkBudget"], 7);
+    assert_eq!(adapter["linksInUse"], 2);
+    assert_eq!(adapter["freeLinks"], 5);
+    assert_eq!(snapshot.straps_on("hci0"), [POLAR, GARMIN]);
+    assert_eq!(snapshot.0["advice"], Value::Null);
+    let ids: Vec<&Value> = snapshot.straps().iter().map(|strap| &strap["id"]).collect();
     assert_eq!(ids, [POLAR, GARMIN]);
-    for strap in straps {
+    for strap in snapshot.straps() {
         assert_eq!(strap["state"], "connected", "{strap}");
+        assert_eq!(strap["adapter"], "hci0", "{strap}");
+        assert_eq!(strap["connectionProblem"], Value::Null, "{strap}");
         let bpm = strap["heartRateBpm"].as_u64().expect("a heart rate");
         assert!((50..=90).contains(&bpm), "{strap}");
     }
@@ -181,6 +193,7 @@ fn a_scan_lists_the_straps_in_range_without_connecting() {
         .iter()
         .find(|line| line["event"] == "scan")
         .expect("a scan line");
+    assert_eq!(scan["adapters"], serde_json::json!(["hci0"]));
     let straps = scan["straps"].as_array().expect("straps");
     let found: Vec<(&str, &str, &str)> = straps
         .iter()
@@ -203,6 +216,8 @@ fn a_scan_lists_the_straps_in_range_without_connecting() {
     for strap in straps {
         let rssi = strap["rssi"].as_i64().expect("an RSSI");
         assert!((-70..=-50).contains(&rssi), "{strap}");
+        assert_eq!(strap["heardBy"][0]["adapter"], "hci0", "{strap}");
+        assert_eq!(strap["heardBy"][0]["rssi"], rssi, "{strap}");
         assert_eq!(strap["code"], strap_code(strap["id"].as_str().expect("id")));
     }
 }

@@ -67,15 +67,37 @@ impl Probe {
                     }
                 }
                 Err(_) => panic!(
-                    "no {what} within {within:?}; the probe printed:\n{}",
-                    self.seen
-                        .iter()
-                        .map(Value::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
+                    "no {what} within {within:?}; the probe printed (beats left out, last 40 \
+                     lines):\n{}",
+                    self.transcript_without_beats(40)
                 ),
             }
         }
+    }
+
+    /// The last `lines` lines seen that are not beats, for failure messages.
+    pub fn transcript_without_beats(&self, lines: usize) -> String {
+        let kept: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|line| line["event"] != "beats")
+            .map(Value::to_string)
+            .collect();
+        kept[kept.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits up to `within` for a snapshot line (`--snapshot-every-secs`) for which `wanted`
+    /// holds, and returns the snapshot.
+    pub fn wait_for_snapshot(
+        &mut self,
+        within: Duration,
+        what: &str,
+        wanted: impl Fn(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let line = self.wait_for(within, what, |line| {
+            line["event"] == "snapshot" && wanted(&Snapshot(line["snapshot"].clone()))
+        });
+        Snapshot(line["snapshot"].clone())
     }
 
     /// Waits for the probe to exit by itself and returns its exit code.
@@ -99,6 +121,77 @@ impl Drop for Probe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One `{"event":"snapshot"}` of the probe: the reader's adapters, straps and advice.
+#[derive(Debug, Clone)]
+pub struct Snapshot(pub Value);
+
+impl Snapshot {
+    /// The adapters' ids, in the snapshot's order.
+    pub fn adapter_ids(&self) -> Vec<&str> {
+        self.adapters()
+            .iter()
+            .map(|adapter| adapter["id"].as_str().expect("an adapter id"))
+            .collect()
+    }
+
+    pub fn adapters(&self) -> &[Value] {
+        self.0["adapters"].as_array().expect("adapters")
+    }
+
+    pub fn adapter(&self, id: &str) -> &Value {
+        self.adapters()
+            .iter()
+            .find(|adapter| adapter["id"] == id)
+            .unwrap_or_else(|| panic!("no adapter {id} in {}", self.0))
+    }
+
+    pub fn straps(&self) -> &[Value] {
+        self.0["straps"].as_array().expect("straps")
+    }
+
+    pub fn strap(&self, id: &str) -> &Value {
+        self.straps()
+            .iter()
+            .find(|strap| strap["id"] == id)
+            .unwrap_or_else(|| panic!("no strap {id} in {}", self.0))
+    }
+
+    /// The ids of the straps in `state`, ordered by id.
+    pub fn in_state(&self, state: &str) -> Vec<&str> {
+        self.straps()
+            .iter()
+            .filter(|strap| strap["state"] == state)
+            .map(|strap| strap["id"].as_str().expect("a strap id"))
+            .collect()
+    }
+
+    /// The ids of the straps placed on `adapter`, as the adapter lists them.
+    pub fn straps_on(&self, adapter: &str) -> Vec<&str> {
+        self.adapter(adapter)["straps"]
+            .as_array()
+            .expect("an adapter's straps")
+            .iter()
+            .map(|strap| strap.as_str().expect("a strap id"))
+            .collect()
+    }
+}
+
+/// The Bluetooth address of emulated strap `number` (tools/bluez-emulator/README.md, "Straps").
+pub fn strap_address(number: u32) -> String {
+    match number {
+        1 => "A0:9E:1A:A1:B2:C3".to_owned(),
+        2 => "C8:3E:99:4D:A1:02".to_owned(),
+        k => format!("A0:9E:1A:00:00:{k:02X}"),
+    }
+}
+
+/// The addresses of emulated straps `numbers`, ordered as the reader orders strap ids.
+pub fn strap_addresses(numbers: impl IntoIterator<Item = u32>) -> Vec<String> {
+    let mut addresses: Vec<String> = numbers.into_iter().map(strap_address).collect();
+    addresses.sort();
+    addresses
 }
 
 /// The emulated BlueZ of `tools/bluez-emulator/` on its own private bus, stopped on drop.
@@ -172,6 +265,38 @@ impl Emulator {
                 Err(error)
             }
         }
+    }
+}
+
+impl Emulator {
+    /// Unplugs an adapter (`hci1`) while the emulator runs: its straps disconnect, then its
+    /// devices and itself leave the bus, as when BlueZ loses a controller.
+    pub fn remove_adapter(&self, name: &str) {
+        self.control("RemoveAdapter", name);
+    }
+
+    /// Plugs an adapter (`hci2`) in while the emulator runs.
+    pub fn add_adapter(&self, name: &str) {
+        self.control("AddAdapter", name);
+    }
+
+    fn control(&self, method: &str, adapter: &str) {
+        let output = Command::new("dbus-send")
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--print-reply",
+                "--dest=org.bluez",
+                "/org/synchub/emulator",
+                &format!("org.synchub.BluezEmulator1.{method}"),
+                &format!("string:{adapter}"),
+            ])
+            .output()
+            .expect("dbus-send runs (tools/bluez-emulator/install-deps installs it)");
+        assert!(
+            output.status.success(),
+            "{method} {adapter} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

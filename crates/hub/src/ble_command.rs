@@ -14,7 +14,8 @@ pub enum BleCommand {
         /// The notification's bytes: `163c0004`, `16 3c 00 04`, `16:3c:00:04` or `0x163c0004`.
         hex: String,
     },
-    /// List nearby heart-rate straps (service 0x180D), or say why this computer cannot.
+    /// List nearby heart-rate straps (service 0x180D) and which Bluetooth adapters hear them, or
+    /// say why this computer cannot.
     Scan {
         /// How long to listen, in seconds.
         #[arg(long, default_value_t = 10)]
@@ -37,27 +38,35 @@ pub fn run(command: BleCommand) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let straps = runtime
+            let report = runtime
                 .block_on(synchub_ble::scan_once(Duration::from_secs(secs.max(1))))
                 .context("scanning for Bluetooth heart-rate straps")?;
-            if straps.is_empty() {
+            let adapters: Vec<&str> = report.adapters.iter().map(|id| id.as_str()).collect();
+            println!("listening with Bluetooth adapters: {}", adapters.join(", "));
+            if report.straps.is_empty() {
                 println!(
                     "no heart-rate straps heard in {secs} s; straps advertise only while worn (wet the electrodes) and not while connected to a phone"
                 );
             }
-            for strap in straps {
+            for strap in report.straps {
                 let name = strap.name.as_deref().unwrap_or("(no name)");
-                let rssi = strap
-                    .rssi
-                    .map_or_else(|| "rssi ?".to_owned(), |rssi| format!("rssi {rssi} dBm"));
+                let heard_by: Vec<String> = strap
+                    .heard_by
+                    .iter()
+                    .map(|hearing| match hearing.rssi {
+                        Some(rssi) => format!("{} {rssi} dBm", hearing.adapter),
+                        None => format!("{} rssi ?", hearing.adapter),
+                    })
+                    .collect();
                 let warning = strap
                     .smoothed_rr_warning
                     .as_deref()
                     .map_or_else(String::new, |warning| format!("  ({warning})"));
                 println!(
-                    "{code}  {id}  {name}  {rssi}{warning}",
+                    "{code}  {id}  {name}  heard by {heard_by}{warning}",
                     code = strap.code,
-                    id = strap.id.as_str()
+                    id = strap.id.as_str(),
+                    heard_by = heard_by.join(", ")
                 );
             }
             Ok(())

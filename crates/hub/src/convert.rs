@@ -406,6 +406,8 @@ pub fn strap(
             synchub_ble::StrapState::Connected => rest::StrapState::Connected,
             synchub_ble::StrapState::NoContact => rest::StrapState::NoContact,
             synchub_ble::StrapState::Reconnecting => rest::StrapState::Reconnecting,
+            // Heard, not connected: the wire has no state of its own for this yet.
+            synchub_ble::StrapState::NoFreeConnection => rest::StrapState::Discovered,
         },
         rssi: status.rssi,
         battery_pct: status.battery_pct,

@@ -1,7 +1,8 @@
-//! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap manager of
-//! `synchub-ble` finds and connects them; the facilitator assigns a strap to a wearer; the
-//! bridge here forwards an assigned strap's beats to the engine task as `rr_intervals` from the
-//! strap's own connection, so a strap's wearer is a participant exactly like a phone's.
+//! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap reader of
+//! `synchub-ble` finds and connects them through every Bluetooth adapter; the facilitator
+//! assigns a strap to a wearer; the bridge here forwards an assigned strap's beats to the engine
+//! task as `rr_intervals` from the strap's own connection, so a strap's wearer is a participant
+//! exactly like a phone's.
 //!
 //! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
 //! `GET /api/straps` says why; the reason is logged once at WARN.
@@ -9,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use synchub_ble::{ManagerConfig, StrapEvent, StrapId, StrapManager, StrapStatus};
+use synchub_ble::{ReaderConfig, StrapEvent, StrapId, StrapReader, StrapStatus};
 use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
 use synchub_protocol::{ClientEvent, DeviceKind, RrIntervals};
 use synchub_store::OrgSecret;
@@ -36,7 +37,7 @@ struct Assignment {
     conn: ConnId,
 }
 
-/// Who wears which strap. What the straps themselves are doing is the manager's snapshot, the
+/// Who wears which strap. What the straps themselves are doing is the reader's snapshot, the
 /// one copy of that state.
 #[derive(Debug)]
 struct Registry {
@@ -59,11 +60,11 @@ pub enum AssignError {
     Stopping,
 }
 
-/// The hub's straps: what the manager reports, and who wears which.
+/// The hub's straps: what the reader reports, and who wears which.
 #[derive(Debug)]
 pub struct StrapRoom {
     registry: Mutex<Registry>,
-    manager: Mutex<Option<StrapManager>>,
+    reader: Mutex<Option<StrapReader>>,
 }
 
 impl StrapRoom {
@@ -72,18 +73,19 @@ impl StrapRoom {
         Arc::new(StrapRoom::with(Availability::Off))
     }
 
-    /// Starts the strap manager and the bridge to `engine`. Never fails: without Bluetooth the
-    /// room says why, and the reason is logged once.
+    /// Starts the strap reader and the bridge to `engine`. Never fails: without Bluetooth the
+    /// room says why, and the reason is logged once. The reader uses every adapter with the
+    /// default connection budget per adapter (`synchub_ble::DEFAULT_LINKS_PER_ADAPTER`).
     pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
-        let config = ManagerConfig {
+        let config = ReaderConfig {
             now_ms,
-            ..ManagerConfig::default()
+            ..ReaderConfig::default()
         };
-        match StrapManager::start(config).await {
-            Ok((manager, events)) => {
+        match StrapReader::start(config).await {
+            Ok((reader, events)) => {
                 tracing::info!("reading Bluetooth LE heart-rate straps");
                 let room = Arc::new(StrapRoom::with(Availability::On));
-                *room.manager_slot() = Some(manager);
+                *room.reader_slot() = Some(reader);
                 tokio::spawn(bridge(room.clone(), events, engine.inputs.clone()));
                 room
             }
@@ -102,7 +104,7 @@ impl StrapRoom {
                 availability,
                 assignments: BTreeMap::new(),
             }),
-            manager: Mutex::new(None),
+            reader: Mutex::new(None),
         }
     }
 
@@ -113,17 +115,17 @@ impl StrapRoom {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn manager_slot(&self) -> MutexGuard<'_, Option<StrapManager>> {
-        self.manager
+    fn reader_slot(&self) -> MutexGuard<'_, Option<StrapReader>> {
+        self.reader
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every strap seen since the start (none without Bluetooth), ordered by id.
     fn snapshot(&self) -> Vec<StrapStatus> {
-        self.manager_slot()
+        self.reader_slot()
             .as_ref()
-            .map(StrapManager::straps)
+            .map(StrapReader::straps)
             .unwrap_or_default()
     }
 
@@ -254,9 +256,9 @@ impl StrapRoom {
 
     /// Disconnects every strap (the hub is stopping).
     pub async fn shutdown(&self) {
-        let manager = self.manager_slot().take();
-        if let Some(manager) = manager {
-            manager.shutdown().await;
+        let reader = self.reader_slot().take();
+        if let Some(reader) = reader {
+            reader.shutdown().await;
         }
     }
 
@@ -270,7 +272,8 @@ impl StrapRoom {
 
 /// Forwards an assigned strap's beats to the engine as `rr_intervals` of the strap's connection
 /// (beat times already rebuilt on the hub's clock, `coherence.md` §7, so `endedAt` needs no
-/// offset). Status events are not needed: [`StrapRoom::list`] reads the manager's snapshot.
+/// offset). Status and adapter events are not needed: [`StrapRoom::list`] reads the reader's
+/// snapshot.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
@@ -278,7 +281,7 @@ async fn bridge(
 ) {
     while let Some(event) = events.recv().await {
         match event {
-            StrapEvent::Status(_) => {}
+            StrapEvent::Status(_) | StrapEvent::Adapters(_) => {}
             StrapEvent::Beats { strap, batch } => {
                 let Some(conn) = room.assigned_conn(&strap) else {
                     continue;
