@@ -205,12 +205,25 @@ impl BeatCoverage {
 
     /// Milliseconds between the first and the last beat, less the gaps.
     pub fn data_ms(&self) -> f64 {
-        match (self.first_ms, self.last_ms) {
-            (Some(first), Some(last)) => {
-                (last - first - self.gaps.iter().map(Gap::length_ms).sum::<f64>()).max(0.0)
-            }
-            _ => 0.0,
+        self.data_ms_within(f64::NEG_INFINITY, f64::INFINITY)
+    }
+
+    /// [`BeatCoverage::data_ms`] counting only the time inside `[from_ms, to_ms]` (beats a
+    /// phone sent from before the session, for instance, are not the session's data).
+    pub fn data_ms_within(&self, from_ms: f64, to_ms: f64) -> f64 {
+        let (Some(first), Some(last)) = (self.first_ms, self.last_ms) else {
+            return 0.0;
+        };
+        let (first, last) = (first.max(from_ms), last.min(to_ms));
+        if last <= first {
+            return 0.0;
         }
+        let gaps: f64 = self
+            .gaps
+            .iter()
+            .map(|gap| (gap.end_ms.min(last) - gap.start_ms.max(first)).max(0.0))
+            .sum();
+        (last - first - gaps).max(0.0)
     }
 }
 
@@ -281,5 +294,31 @@ impl SessionData {
                 .collect(),
             ..self.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_with_data_leaves_out_gaps_and_what_lies_outside_the_range() {
+        // Beats every second from 0 to 100 s, none from 40 to 60 s.
+        let times: Vec<f64> = (0..=100)
+            .filter(|s| !(41..60).contains(s))
+            .map(|s| f64::from(s) * 1000.0)
+            .collect();
+        let coverage = BeatCoverage::from_beat_times(&times);
+        assert_eq!(
+            coverage.gaps,
+            [Gap {
+                start_ms: 40_000.0,
+                end_ms: 60_000.0
+            }]
+        );
+        assert_eq!(coverage.data_ms(), 80_000.0);
+        assert_eq!(coverage.data_ms_within(10_000.0, 50_000.0), 30_000.0);
+        assert_eq!(coverage.data_ms_within(200_000.0, 300_000.0), 0.0);
+        assert_eq!(BeatCoverage::default().data_ms(), 0.0);
     }
 }

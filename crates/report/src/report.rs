@@ -344,7 +344,8 @@ pub struct SlotQuality {
     pub low_quality_scores: u64,
     /// Mean of the hub scores' artifact fractions.
     pub mean_artifact_fraction: Option<f64>,
-    /// Time with data: first to last beat (score-only participants: score), less the gaps.
+    /// Time with data inside the session: first to last beat (score-only participants:
+    /// score), less the gaps.
     pub data_secs: f64,
     /// Distinct 5 s slots of the session holding at least one score.
     pub scored_windows: u64,

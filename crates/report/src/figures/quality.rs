@@ -25,7 +25,8 @@ pub(super) fn quality(data: &SessionData, timeline: &Timeline) -> Vec<SlotQualit
                     gaps: gaps_between(&times),
                 }
             };
-            let data_secs = coverage.data_ms() / 1000.0;
+            let (from_ms, to_ms) = (timeline.start_ms as f64, timeline.end_ms as f64);
+            let data_secs = coverage.data_ms_within(from_ms, to_ms) / 1000.0;
             let scored_windows = rows
                 .iter()
                 .map(|row| (row.at_ms - timeline.start_ms).div_euclid(GRID_MS))
@@ -55,6 +56,7 @@ pub(super) fn quality(data: &SessionData, timeline: &Timeline) -> Vec<SlotQualit
                 gaps: coverage
                     .gaps
                     .iter()
+                    .filter(|gap| gap.end_ms > from_ms && gap.start_ms < to_ms)
                     .map(|gap| GapSpan {
                         start_secs: timeline.secs(gap.start_ms),
                         length_secs: gap.length_ms() / 1000.0,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::svg::{Plot, nice_ticks};
+use super::svg::{Plot, WIDTH, nice_ticks};
 use super::{number, percent};
 use crate::bands::{HIGH_FROM, MEDIUM_FROM};
 use crate::report::{ChangeStats, Report};
@@ -14,6 +14,7 @@ fn minutes(secs: f64) -> f64 {
 
 fn time_plot(report: &Report, height: f64, y_min: f64, y_max: f64) -> Plot {
     Plot {
+        width: WIDTH,
         height,
         x_min: 0.0,
         x_max: minutes(report.overview.real_secs).max(1.0),
@@ -73,7 +74,7 @@ pub(super) fn active_count(report: &Report) -> String {
     let mut out = String::new();
     let series = &report.coherence.series;
     let most = series.iter().map(|p| p.active).max().unwrap_or(0).max(1);
-    let plot = time_plot(report, 110.0, 0.0, f64::from(most));
+    let plot = time_plot(report, 140.0, 0.0, f64::from(most));
     plot.open(
         &mut out,
         "Participants counted",
@@ -191,7 +192,8 @@ pub(super) fn synchrony(report: &Report) -> String {
 pub(super) fn change(stats: &ChangeStats, title: &str, y_max: f64, digits: usize) -> String {
     let mut out = String::new();
     let plot = Plot {
-        height: 260.0,
+        width: WIDTH / 2.0,
+        height: 300.0,
         x_min: 0.0,
         x_max: 1.0,
         y_min: 0.0,
@@ -237,6 +239,7 @@ pub(super) fn breathing(report: &Report) -> String {
     };
     let most = bins.iter().map(|bin| bin.scores).max().unwrap_or(0).max(1) as f64;
     let plot = Plot {
+        width: WIDTH,
         height: 220.0,
         x_min: first.from_per_min,
         x_max: last.to_per_min,

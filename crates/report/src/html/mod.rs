@@ -163,11 +163,17 @@ summary{cursor:pointer;color:var(--median)}
 .note{font-size:.85em;color:var(--muted)}
 .stat{font-variant-numeric:tabular-nums}
 .two{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.two>div{min-width:0}
+table.stat td{white-space:normal}
 @media (max-width:600px){
  main{padding:10px}
  .cards{grid-template-columns:1fr 1fr}
  .two{grid-template-columns:1fr}
  body{font-size:14px}
+ svg text{font-size:20px}
+ svg .ref-label,svg .phase-label{font-size:14px}
+ svg .mean{stroke-width:3.5} svg .median{stroke-width:2.5} svg .surrogate{stroke-width:2.5}
+ svg .rise,svg .fall,svg .flat{stroke-width:2.5}
 }
 @media print{
  @page{margin:14mm}

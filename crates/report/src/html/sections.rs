@@ -109,7 +109,7 @@ pub(super) fn coherence(out: &mut String, report: &Report) {
     let _ = write!(
         out,
         "<figcaption>Every {} s, the scores of participants whose latest score was at most {} s \
-         old and not of low quality.",
+         old and not of low quality; time in minutes since the start.",
         number(report.coherence.grid_secs, 0),
         number(report.coherence.fresh_secs, 0)
     );
@@ -151,9 +151,21 @@ pub(super) fn distribution(out: &mut String, report: &Report) {
         "<div class=\"legend\"><span><i style=\"background:#c8553d\"></i>low (&lt; 40)</span>\
          <span><i style=\"background:#e9b949\"></i>medium (40–60)</span>\
          <span><i style=\"background:#2a9d8f\"></i>high (≥ 60)</span></div>\
-         <figcaption>How many counted participants were in each band.</figcaption></figure>",
+         <figcaption>How many counted participants were in each band; time in minutes since the start.</figcaption></figure>",
     );
-    out.push_str("<h3>Time in each band, by phase</h3><div class=\"scroll\"><table><thead><tr><th>phase</th><th>group low</th><th>group medium</th><th>group high</th><th>no data</th><th>people low</th><th>people medium</th><th>people high</th></tr></thead><tbody>");
+    out.push_str("<div class=\"two\"><div><h3>The group's mean, by phase (m:ss)</h3><table><thead><tr><th>phase</th><th>low</th><th>medium</th><th>high</th><th>no data</th></tr></thead><tbody>");
+    for bands in &report.coherence.time_in_band {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            bands.phase.label(),
+            duration(bands.group_secs.low),
+            duration(bands.group_secs.medium),
+            duration(bands.group_secs.high),
+            duration(bands.group_secs.no_data),
+        );
+    }
+    out.push_str("</tbody></table></div><div><h3>Participant-time, by phase</h3><table><thead><tr><th>phase</th><th>low</th><th>medium</th><th>high</th></tr></thead><tbody>");
     for bands in &report.coherence.time_in_band {
         let shares = bands.participant_share;
         let share = |pick: fn(&crate::report::BandShares) -> f64| {
@@ -163,23 +175,19 @@ pub(super) fn distribution(out: &mut String, report: &Report) {
         };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             bands.phase.label(),
-            duration(bands.group_secs.low),
-            duration(bands.group_secs.medium),
-            duration(bands.group_secs.high),
-            duration(bands.group_secs.no_data),
             share(|s| s.low),
             share(|s| s.medium),
             share(|s| s.high),
         );
     }
-    out.push_str("</tbody></table></div><p class=\"note\">“Group” is time (m:ss) the room's mean score spent in each band; “people” is the share of all counted participant-time in each band.</p></section>");
+    out.push_str("</tbody></table></div></div><p class=\"note\">Left: how long the room's mean score was in each band. Right: of all the time participants were counted, the share they spent in each band.</p></section>");
 }
 
 pub(super) fn synchrony(out: &mut String, report: &Report) {
     let figures = &report.synchrony;
-    out.push_str("<section class=\"page\"><h2>Synchrony</h2>");
+    out.push_str("<section><h2>Synchrony</h2>");
     if figures.rounds.is_empty() {
         out.push_str("<p>No synchrony was computed: it needs at least two participants whose beats reach the hub (phones that send beats, straps).</p></section>");
         return;
@@ -190,7 +198,7 @@ pub(super) fn synchrony(out: &mut String, report: &Report) {
         out,
         "<div class=\"legend\"><span><i style=\"background:#1d3557\"></i>synchrony index</span>\
          <span><i style=\"background:#9aa3ae\"></i>surrogate (chance) index</span></div>\
-         <figcaption>In the active phase the index was above the surrogates' 95th percentile \
+         <figcaption>Time in minutes since the start. In the active phase the index was above the surrogates' 95th percentile \
          ({}) in <b>{}</b> of its {} rounds ({} rounds).</figcaption></figure>",
         optional(figures.surrogate_p95, 3),
         charts::share(figures.active_share_above_surrogate_p95),

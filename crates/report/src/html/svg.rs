@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::escape;
 use crate::report::PhaseSpan;
 
-/// The width of every chart's viewBox; the SVG scales to its container.
+/// The width of a full-width chart's viewBox; the SVG scales to its container.
 pub(super) const WIDTH: f64 = 720.0;
 const LEFT: f64 = 46.0;
 const RIGHT: f64 = 12.0;
@@ -17,6 +17,9 @@ const BOTTOM: f64 = 26.0;
 /// A plot area mapping data coordinates to viewBox pixels.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Plot {
+    /// [`WIDTH`] for a full-width chart; narrower for charts that sit side by side, so their
+    /// text stays as large as the others'.
+    pub width: f64,
     pub height: f64,
     pub x_min: f64,
     pub x_max: f64,
@@ -27,7 +30,7 @@ pub(super) struct Plot {
 impl Plot {
     pub fn x(&self, value: f64) -> f64 {
         let span = (self.x_max - self.x_min).max(f64::EPSILON);
-        LEFT + (value - self.x_min) / span * (WIDTH - LEFT - RIGHT)
+        LEFT + (value - self.x_min) / span * (self.width - LEFT - RIGHT)
     }
 
     pub fn y(&self, value: f64) -> f64 {
@@ -40,7 +43,7 @@ impl Plot {
     }
 
     pub fn right(&self) -> f64 {
-        WIDTH - RIGHT
+        self.width - RIGHT
     }
 
     pub fn top(&self) -> f64 {
@@ -55,7 +58,8 @@ impl Plot {
     pub fn open(&self, out: &mut String, title: &str, description: &str) {
         let _ = write!(
             out,
-            r#"<svg viewBox="0 0 {WIDTH} {h}" role="img" aria-labelledby="t{id} d{id}" preserveAspectRatio="xMidYMid meet"><title id="t{id}">{title}</title><desc id="d{id}">{description}</desc>"#,
+            r#"<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="t{id} d{id}" preserveAspectRatio="xMidYMid meet"><title id="t{id}">{title}</title><desc id="d{id}">{description}</desc>"#,
+            w = self.width,
             h = self.height,
             id = id_of(title),
             title = escape(title),
@@ -76,7 +80,8 @@ impl Plot {
                 h = self.bottom() - self.top(),
                 tx = x0 + 3.0,
                 ty = self.top() - 5.0,
-                label = if x1 - x0 > 60.0 {
+                // Room for the name at the largest (phone) size of phase labels, else no name.
+                label = if x1 - x0 > span.phase.label().len() as f64 * 8.0 + 6.0 {
                     span.phase.label()
                 } else {
                     ""
@@ -101,7 +106,8 @@ impl Plot {
         }
     }
 
-    /// Minute ticks along the bottom, about every `step_min` minutes.
+    /// Minute ticks along the bottom, at most about ten of them (the captions say the axis is
+    /// minutes since the start).
     pub fn minute_ticks(&self, out: &mut String) {
         let span_min = self.x_max - self.x_min;
         let step = [1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0]
@@ -122,11 +128,10 @@ impl Plot {
         }
         let _ = write!(
             out,
-            r#"<line class="axis" x1="{l:.1}" x2="{r:.1}" y1="{b:.1}" y2="{b:.1}"/><text class="tick" x="{r:.1}" y="{ty:.1}" text-anchor="end">min</text>"#,
+            r#"<line class="axis" x1="{l:.1}" x2="{r:.1}" y1="{b:.1}" y2="{b:.1}"/>"#,
             l = self.left(),
             r = self.right(),
             b = self.bottom(),
-            ty = self.bottom() + 16.0 + 0.0,
         );
     }
 
@@ -266,6 +271,7 @@ mod tests {
     #[test]
     fn a_line_breaks_where_data_is_missing() {
         let plot = Plot {
+            width: WIDTH,
             height: 100.0,
             x_min: 0.0,
             x_max: 3.0,
