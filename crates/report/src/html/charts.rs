@@ -84,18 +84,20 @@ pub(super) fn active_count(report: &Report) -> String {
     plot.y_ticks(&mut out, &nice_ticks(0.0, f64::from(most), 2), |v| {
         number(v, 0)
     });
-    let step = report.coherence.grid_secs / 60.0;
-    for point in series {
-        let x = minutes(point.at_secs);
-        plot.rect(
-            &mut out,
-            "active",
-            x - step / 2.0,
-            x + step / 2.0,
-            0.0,
-            f64::from(point.active),
-        );
-    }
+    // One stepped area rather than a bar per point: adjacent bars leave hairline seams.
+    let half_step = report.coherence.grid_secs / 60.0 / 2.0;
+    plot.band(
+        &mut out,
+        "active",
+        series.iter().flat_map(|point| {
+            let x = minutes(point.at_secs);
+            let count = Some(f64::from(point.active));
+            [
+                (x - half_step, Some(0.0), count),
+                (x + half_step, Some(0.0), count),
+            ]
+        }),
+    );
     plot.minute_ticks(&mut out);
     out.push_str("</svg>");
     out

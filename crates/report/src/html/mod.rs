@@ -156,7 +156,7 @@ svg .rise{stroke:var(--high);stroke-width:1.2;opacity:.8} svg .fall{stroke:var(-
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:.4em 0}
 th,td{border-bottom:1px solid var(--line);padding:3px 6px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-thead th{background:#f0f2f5}
+thead th{background:#f0f2f5;white-space:normal;vertical-align:bottom}
 tr{break-inside:avoid}
 details{margin:.3em 0 .8em;font-size:.9em}
 summary{cursor:pointer;color:var(--median)}
@@ -174,6 +174,8 @@ table.stat td{white-space:normal}
  svg .ref-label,svg .phase-label{font-size:14px}
  svg .mean{stroke-width:3.5} svg .median{stroke-width:2.5} svg .surrogate{stroke-width:2.5}
  svg .rise,svg .fall,svg .flat{stroke-width:2.5}
+ svg.narrow text{font-size:12px}
+ svg.narrow .rise,svg.narrow .fall,svg.narrow .flat{stroke-width:1.4}
 }
 @media print{
  @page{margin:14mm}
@@ -181,6 +183,7 @@ table.stat td{white-space:normal}
  main{max-width:none;padding:0}
  details{display:none}
  section.page{break-before:page}
+ section.whole{break-inside:avoid}
  .scroll{overflow:visible}
  a{color:inherit;text-decoration:none}
 }

@@ -376,7 +376,8 @@ fn stats_table(out: &mut String, stats: &ChangeStats, digits: usize, unit: &str)
 
 pub(super) fn breathing(out: &mut String, report: &Report) {
     let breathing = &report.breathing;
-    out.push_str("<section><h2>Breathing rate</h2>");
+    // Short enough to keep on one page: moved whole rather than split after its chart.
+    out.push_str("<section class=\"whole\"><h2>Breathing rate</h2>");
     if breathing.scores == 0 {
         out.push_str("<p>No score carried a breathing rate.</p></section>");
         return;

@@ -58,7 +58,13 @@ impl Plot {
     pub fn open(&self, out: &mut String, title: &str, description: &str) {
         let _ = write!(
             out,
-            r#"<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="t{id} d{id}" preserveAspectRatio="xMidYMid meet"><title id="t{id}">{title}</title><desc id="d{id}">{description}</desc>"#,
+            r#"<svg{class} viewBox="0 0 {w} {h}" role="img" aria-labelledby="t{id} d{id}" preserveAspectRatio="xMidYMid meet"><title id="t{id}">{title}</title><desc id="d{id}">{description}</desc>"#,
+            // Narrow charts already scale up on a phone; their text must not grow again.
+            class = if self.width < WIDTH {
+                r#" class="narrow""#
+            } else {
+                ""
+            },
             w = self.width,
             h = self.height,
             id = id_of(title),
