@@ -71,9 +71,6 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// The three phases a session is made of (`Complete` is its end, not a phase with data).
-    pub const RUNNING: [Phase; 3] = [Phase::Preparation, Phase::Active, Phase::Integration];
-
     pub fn label(self) -> &'static str {
         match self {
             Phase::Preparation => "Preparation",
