@@ -157,3 +157,46 @@ fn an_empty_session_still_renders_and_says_what_is_missing() {
             .contains("No pacer recorded.")
     );
 }
+
+/// Every key of the JSON twin is named in `docs/report.md`, so the documentation cannot fall
+/// behind the report.
+#[test]
+fn every_json_field_is_documented() {
+    fn keys(value: &serde_json::Value, into: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    into.insert(key.clone());
+                    keys(inner, into);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| keys(item, into)),
+            _ => {}
+        }
+    }
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.md"),
+    )
+    .expect("docs/report.md");
+    let mut data = rich_session();
+    data.participants[0].metrics.truncate(10);
+    let json: serde_json::Value =
+        serde_json::from_str(&Report::build(&data, 1).to_json()).expect("valid JSON");
+    let mut all = std::collections::BTreeSet::new();
+    keys(&json, &mut all);
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|key| {
+            // `key`, `key[]`, `parent.key`, `key.child`: a field, a list, or part of a path.
+            let forms = [
+                format!("`{key}`"),
+                format!("`{key}[]`"),
+                format!(".{key}`"),
+                format!(".{key}[]`"),
+                format!("`{key}."),
+            ];
+            !forms.iter().any(|form| docs.contains(form.as_str()))
+        })
+        .collect();
+    assert!(missing.is_empty(), "not in docs/report.md: {missing:?}");
+}
