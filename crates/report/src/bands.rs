@@ -1,0 +1,49 @@
+//! The coherence bands of a 0–100 score: **low** `< 40`, **medium** `40 ≤ score < 60`,
+//! **high** `≥ 60` (coherence.md §2, the original platform's thresholds).
+//!
+//! The thresholds are written here once, privately, until the protocol crate names them;
+//! everything in this crate (classification, the lines on the charts) reads them from here.
+
+use synchub_protocol::CoherencePhase;
+
+/// Scores from here up are medium.
+pub(crate) const MEDIUM_FROM: f64 = 40.0;
+/// Scores from here up are high.
+pub(crate) const HIGH_FROM: f64 = 60.0;
+
+/// The band of a score (NaN counts as low, as in the live engine).
+pub(crate) fn band_of(score: f64) -> CoherencePhase {
+    if score >= HIGH_FROM {
+        CoherencePhase::High
+    } else if score >= MEDIUM_FROM {
+        CoherencePhase::Medium
+    } else {
+        CoherencePhase::Low
+    }
+}
+
+pub(crate) fn band_label(band: CoherencePhase) -> &'static str {
+    match band {
+        CoherencePhase::Low => "low",
+        CoherencePhase::Medium => "medium",
+        CoherencePhase::High => "high",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_edges_belong_to_the_upper_band() {
+        assert_eq!(band_of(39.999), CoherencePhase::Low);
+        assert_eq!(band_of(40.0), CoherencePhase::Medium);
+        assert_eq!(band_of(59.999), CoherencePhase::Medium);
+        assert_eq!(band_of(60.0), CoherencePhase::High);
+        assert_eq!(band_of(f64::NAN), CoherencePhase::Low);
+        // The protocol's own classification agrees at every edge.
+        for score in [0.0, 39.999, 40.0, 59.999, 60.0, 100.0] {
+            assert_eq!(band_of(score), CoherencePhase::from_score(score));
+        }
+    }
+}
