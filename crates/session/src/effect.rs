@@ -32,6 +32,15 @@ pub struct SessionInfo {
     pub participant_count: u32,
 }
 
+/// Who holds a resume token in the current session: what a participant's data-rights request
+/// (`GET /api/me/export`, `DELETE /api/me`) authenticates as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub session_id: SessionId,
+    pub participant_id: ParticipantId,
+    pub pseudonym: String,
+}
+
 /// `helping_lift` when the participant's score is at or above the group average.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Contribution {

@@ -26,7 +26,7 @@ use synchub_hrv::{
 
 use crate::effect::{
     Broadcast, Contribution, Message, MessageBody, Pacer, PersonalFeedback, Petal, PhaseChange,
-    RoomSnapshot, SessionInfo, SessionJoined,
+    RoomSnapshot, SessionInfo, SessionJoined, TokenOwner,
 };
 use crate::error::EngineError;
 use crate::group::GroupStats;
@@ -244,6 +244,7 @@ impl Engine {
                 id: row.participant_id,
                 slot,
                 token: row.resume_token,
+                pseudonym: row.pseudonym,
                 device: row.device,
                 intention: row.intention,
                 research_consent: row.research_consent,
@@ -417,6 +418,34 @@ impl Engine {
             })
     }
 
+    /// Who holds this resume token in the current session (restored participants included),
+    /// compared in constant time. A participant who left, or was closed after the grace, is
+    /// still found until the session completes; after that no token is.
+    pub fn participant_by_token(&self, token: &ResumeToken) -> Option<TokenOwner> {
+        let session = self.session.as_ref()?;
+        let present = session
+            .slots
+            .iter()
+            .flatten()
+            .map(|participant| (&participant.token, participant.id, &participant.pseudonym));
+        let left = session
+            .left
+            .iter()
+            .map(|owner| (&owner.token, owner.participant_id, &owner.pseudonym));
+        // Every entry is compared; the scan does not stop at a match.
+        let mut found = None;
+        for (known, participant_id, pseudonym) in present.chain(left) {
+            if known.constant_time_eq(token) {
+                found = Some(TokenOwner {
+                    session_id: session.id(),
+                    participant_id,
+                    pseudonym: pseudonym.clone(),
+                });
+            }
+        }
+        found
+    }
+
     // ----- participant inputs --------------------------------------------------------------
 
     /// A participant joins the current session (a completed session's joiners land in the
@@ -448,6 +477,7 @@ impl Engine {
             id,
             slot,
             token,
+            pseudonym: request.pseudonym.clone(),
             device: request.device,
             intention: request.intention,
             research_consent: request.research_consent,

@@ -99,7 +99,7 @@ pub mod schedule;
 
 pub use effect::{
     Audience, Broadcast, Contribution, Message, MessageBody, Pacer, PersonalFeedback, Petal,
-    PhaseChange, RoomSnapshot, SessionInfo, SessionJoined,
+    PhaseChange, RoomSnapshot, SessionInfo, SessionJoined, TokenOwner,
 };
 pub use engine::{
     Engine, FEEDBACK_INTERVAL_MS, FRESH_MS, MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS,

@@ -161,6 +161,9 @@ pub(crate) struct Participant {
     pub id: ParticipantId,
     pub slot: u32,
     pub token: ResumeToken,
+    /// `hex(HMAC(org secret, user id))`, as the hub handed it over: who the participant is in
+    /// the store, for their data rights (`participant_by_token`).
+    pub pseudonym: String,
     pub device: DeviceKind,
     pub intention: Option<IntentionCategory>,
     pub research_consent: bool,

@@ -13,10 +13,17 @@ use crate::effect::{PhaseChange, SessionInfo};
 use crate::engine::TICK_MS;
 use crate::error::EngineError;
 use crate::group::SessionTotals;
-use crate::ids::{ParticipantId, SessionId};
+use crate::ids::{ParticipantId, ResumeToken, SessionId};
 use crate::participant::{Connection, Participant};
 use crate::record::{GroupSnapshot, ParticipantClosed, Phase, Record, SessionRow};
 use crate::schedule::{PhaseDurations, next_phase};
+
+/// A participant who is no longer in the session, by the token they were given.
+pub(crate) struct TokenOwnerOf {
+    pub(crate) token: ResumeToken,
+    pub(crate) participant_id: ParticipantId,
+    pub(crate) pseudonym: String,
+}
 
 /// The state of the running session.
 pub(crate) struct Session {
@@ -36,6 +43,9 @@ pub(crate) struct Session {
     pub(crate) by_id: BTreeMap<ParticipantId, u32>,
     pub(crate) by_token: BTreeMap<u64, ParticipantId>,
     pub(crate) grace: BinaryHeap<Reverse<(i64, ParticipantId)>>,
+    /// Participants who left or were closed after the grace: their tokens still name them for
+    /// their data rights until the session completes.
+    pub(crate) left: Vec<TokenOwnerOf>,
     pub(crate) participant_count: u32,
     pub(crate) joined_total: u32,
     pub(crate) group: GroupSnapshot,
@@ -88,6 +98,7 @@ impl Session {
             by_id: BTreeMap::new(),
             by_token: BTreeMap::new(),
             grace: BinaryHeap::new(),
+            left: Vec::new(),
             participant_count: 0,
             joined_total: 0,
             group,
@@ -179,6 +190,11 @@ impl Session {
         }
         self.free_slots.push(Reverse(slot));
         self.participant_count -= 1;
+        self.left.push(TokenOwnerOf {
+            token: removed.token,
+            participant_id: removed.id,
+            pseudonym: removed.pseudonym.clone(),
+        });
         Some(removed)
     }
 

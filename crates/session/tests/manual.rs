@@ -256,6 +256,13 @@ fn a_restored_session_keeps_its_id_and_waits_for_resumes() {
     assert_eq!(info.session_id, session_row.session_id);
     assert_eq!(info.participant_count, 2);
     assert_eq!(
+        room.engine
+            .participant_by_token(&token)
+            .map(|owner| owner.participant_id),
+        Some(phone),
+        "a restored participant's token names them before they resume"
+    );
+    assert_eq!(
         room.engine.handle_resume(restart_ms + 5_000, &token),
         Ok(phone)
     );

@@ -121,6 +121,34 @@ fn after_the_grace_the_participant_is_closed_and_the_token_is_dead() {
 }
 
 #[test]
+fn a_token_names_its_holder_until_the_session_completes() {
+    let mut room = Room::new(EngineConfig::default(), T0 + 60_000);
+    let phone = room.join(DeviceKind::Web);
+    let token = token_of(&room, phone);
+    let session_id = room.engine.current_session().expect("session").session_id;
+    let owner = room.engine.participant_by_token(&token).expect("found");
+    assert_eq!(
+        (owner.session_id, owner.participant_id, owner.pseudonym),
+        (session_id, phone, join_request(DeviceKind::Web).pseudonym)
+    );
+    let mut one_bit_off = token;
+    one_bit_off.0[0] ^= 1;
+    assert_eq!(room.engine.participant_by_token(&one_bit_off), None);
+
+    room.engine.handle_leave(room.now_ms, phone).expect("leave");
+    room.drain();
+    assert_eq!(
+        room.engine
+            .participant_by_token(&token)
+            .map(|owner| owner.participant_id),
+        Some(phone),
+        "a participant who left is found until the session completes"
+    );
+    room.advance_to(T0 + 900_000);
+    assert_eq!(room.engine.participant_by_token(&token), None);
+}
+
+#[test]
 fn a_forged_token_is_unknown() {
     let mut room = Room::new(EngineConfig::default(), T0);
     let phone = room.join(DeviceKind::Web);
