@@ -16,16 +16,15 @@
 //!   wearer and its beats reach the engine as that wearer's `rr_intervals`.
 //! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
-//! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
-//!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
-//! - [`analyze`], [`recording`]: `synchub analyze`, the offline report of one recording.
-//! - [`sync_command`], [`research_command`], [`ble_command`]: `synchub sync`,
-//!   `synchub research …` and `synchub ble decode|scan`.
+//! - [`connections`], [`discovery`], [`config`]: per-connection state and guards, the mDNS
+//!   advertisement, and `serve`'s settings.
+//! - [`commands`]: the command line — [`commands::cli`] and one module per subcommand
+//!   (`analyze`, `serve`, `demo` with the default `demo` feature, `sync`, `research`, `ble`).
 //!
 //! ```no_run
 //! use clap::Parser;
-//! let cli = synchub::cli::Cli::parse_from(["synchub", "analyze", "examples/settling.txt"]);
-//! synchub::cli::run(cli).unwrap();
+//! let cli = synchub::commands::cli::Cli::parse_from(["synchub", "analyze", "examples/settling.txt"]);
+//! synchub::commands::cli::run(cli).unwrap();
 //! ```
 //!
 //! # Invariants
@@ -38,19 +37,13 @@
 //! - **Nothing is dropped silently**: a full store queue holds records in order and refuses new
 //!   beats with `rate_limited`; a client too slow to read is disconnected and counted.
 
-pub mod analyze;
-pub mod ble_command;
 pub mod central;
-pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod convert;
-pub mod demo;
 pub mod discovery;
 pub mod engine_task;
-pub mod recording;
-pub mod research_command;
 pub mod serve;
 pub mod server;
 pub mod straps;
-pub mod sync_command;

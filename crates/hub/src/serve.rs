@@ -3,8 +3,8 @@
 //! accepting, close every connection, hand every record to the store, flush it, withdraw the
 //! advertisement.
 //!
-//! [`start`] returns a [`RunningHub`] so `synchub demo` and the tests run the very same hub in
-//! process; [`run`] is `synchub serve`.
+//! [`start`] returns a [`RunningHub`] so `synchub serve`, `synchub demo`, the desktop app and
+//! the tests run the very same hub in process.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -360,21 +360,4 @@ pub async fn stop_signal() {
     {
         let _ = interrupt.await;
     }
-}
-
-/// `synchub serve`.
-#[allow(clippy::print_stdout)] // The command's output: the ready line and how to connect.
-pub async fn run(config: HubConfig) -> anyhow::Result<()> {
-    let hub = start(config).await?;
-    println!("synchub ready on {}", hub.base_url);
-    let room = hub.state.room();
-    match &room.code {
-        Some(code) => println!("room code: {code}"),
-        None => println!("room code: none (anyone on the network can join)"),
-    }
-    println!("admin token: {}", hub.admin_token_path.display());
-    println!("join URL: {}", hub.state.join_url());
-    stop_signal().await;
-    tracing::info!("stopping");
-    hub.stop().await
 }
