@@ -18,6 +18,8 @@
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - [`connections`], [`discovery`], [`config`]: per-connection state and guards, the mDNS
 //!   advertisement, and `serve`'s settings.
+//! - [`room`], [`metrics`]: the room's name and code, and the `/metrics` figures — leaves the
+//!   engine task, the server and mDNS all use.
 //! - [`commands`]: the command line — [`commands::cli`] and one module per subcommand
 //!   (`analyze`, `serve`, `demo` with the default `demo` feature, `sync`, `research`, `ble`).
 //!
@@ -44,6 +46,8 @@ pub mod connections;
 pub mod convert;
 pub mod discovery;
 pub mod engine_task;
+pub mod metrics;
+pub mod room;
 pub mod serve;
 pub mod server;
 pub mod straps;

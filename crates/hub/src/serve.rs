@@ -23,8 +23,9 @@ use crate::central::CentralControl;
 use crate::config::HubConfig;
 use crate::discovery::{self, Advertisement};
 use crate::engine_task::{EngineTask, Input, now_ms};
-use crate::server::metrics::Metrics;
-use crate::server::{self, AppState, RoomSettings};
+use crate::metrics::Metrics;
+use crate::room::RoomSettings;
+use crate::server::{self, AppState};
 use crate::straps::StrapRoom;
 
 /// The desktop app's origins, allowed by CORS besides the hub's own: Tauri v2 serves its pages

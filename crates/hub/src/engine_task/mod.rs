@@ -29,8 +29,8 @@ mod straps;
 
 use crate::connections::{ConnId, Encoded, Outbox, SendFailure};
 use crate::convert;
-use crate::server::RoomSettings;
-use crate::server::metrics::Metrics;
+use crate::metrics::Metrics;
+use crate::room::RoomSettings;
 
 /// Capacity of the engine's input channel. Connection handlers wait when it is full, which
 /// slows their reads and so the clients: backpressure reaches the sockets instead of memory.

@@ -7,9 +7,9 @@
 pub mod auth;
 pub mod edge;
 pub mod error;
+pub mod export_files;
 pub mod export_zip;
 pub mod me;
-pub mod metrics;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
@@ -32,15 +32,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::connections::{ConnId, RoomCodeGuard};
 use crate::engine_task::EngineHandle;
-use metrics::Metrics;
-
-/// The room as participants see it: its name and the code they must give.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomSettings {
-    pub name: String,
-    /// `None`: no code required.
-    pub code: Option<String>,
-}
+use crate::metrics::Metrics;
+use crate::room::RoomSettings;
 
 /// Everything request handlers share. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -1,8 +1,6 @@
 //! The REST routes of protocol.md. The original endpoints keep their original JSON; the
 //! facilitator's endpoints (behind [`super::auth`]) use the new error shape.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -20,6 +18,7 @@ use synchub_store::{ExportFormat, ExportRequest};
 
 use super::AppState;
 use super::error::AppError;
+use super::export_files::{read_json_tables, tempfile_dir};
 use crate::convert;
 use crate::engine_task::{AdminCommand, now_ms};
 
@@ -429,29 +428,4 @@ async fn json_export(state: &AppState, mut request: ExportRequest) -> Result<Val
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))?
     .map_err(AppError::Internal)
-}
-
-/// The tables of a JSON export, by name.
-pub(super) fn read_json_tables(
-    report: &synchub_store::ExportReport,
-) -> anyhow::Result<BTreeMap<String, Value>> {
-    let mut tables = BTreeMap::new();
-    for file in &report.files {
-        if file
-            .extension()
-            .is_some_and(|extension| extension == "json")
-            && let Some(name) = file.file_stem().and_then(|stem| stem.to_str())
-        {
-            let text = std::fs::read_to_string(file)?;
-            tables.insert(name.to_owned(), serde_json::from_str::<Value>(&text)?);
-        }
-    }
-    Ok(tables)
-}
-
-/// A fresh private directory for one export.
-pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("synchub-export-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -14,10 +14,10 @@ use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, HubEvent};
 use tokio::sync::mpsc;
 
 use super::edge::{admit, check_inbound};
-use super::metrics::Metrics;
 use super::{AppState, client_ip};
 use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY};
 use crate::engine_task::{Ack, Input};
+use crate::metrics::Metrics;
 
 /// Engine.IO packets up to this size are read (bigger messages get `too_large` and the
 /// connection stays open); beyond it Engine.IO closes the connection.

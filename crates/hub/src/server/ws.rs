@@ -16,10 +16,10 @@ use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, HubEvent
 use tokio::sync::mpsc;
 
 use super::edge::{admit, check_inbound};
-use super::metrics::Metrics;
 use super::{AppState, client_ip};
 use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY, WsOut};
 use crate::engine_task::Input;
+use crate::metrics::Metrics;
 
 /// Frames up to this size are read (and refused with `too_large` when over 64 KiB, the
 /// connection staying open); larger ones end the connection, so a client cannot make the
