@@ -9,8 +9,8 @@
 //! - [`server`]: the axum [`server::app`] router — REST, Socket.IO at `/socket.io/`, the plain
 //!   WebSocket at `/ws`, `/metrics`, the embedded web console and join page — and the edge
 //!   checks both transports share (room code, rate limit, frame size).
-//! - [`engine_task`]: the one task that owns the session engine and its clock, and carries out
-//!   its effects (sends, broadcasts serialised once, records to the store, `rr_ack` after the
+//! - [`engine_task`]: the one task that owns the session engine, reading time from the hub's
+//!   [`clock::Clock`], and carries out its effects (sends, broadcasts serialised once, records to the store, `rr_ack` after the
 //!   store says durable).
 //! - [`straps`]: hub-read Bluetooth straps (`serve --ble`): the facilitator assigns a strap to a
 //!   wearer and its beats reach the engine as that wearer's `rr_intervals`.
@@ -40,6 +40,7 @@
 //!   beats with `rate_limited`; a client too slow to read is disconnected and counted.
 
 pub mod central;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connections;

@@ -4,7 +4,7 @@
 //! advertisement.
 //!
 //! [`start`] returns a [`RunningHub`] so `synchub serve`, `synchub demo`, the desktop app and
-//! the tests run the very same hub in process.
+//! the tests run the very same hub in process; [`start_with_clock`] runs it on a given clock.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -20,9 +20,10 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::central::CentralControl;
+use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::discovery::{self, Advertisement};
-use crate::engine_task::{EngineTask, Input, now_ms};
+use crate::engine_task::{EngineTask, Input};
 use crate::metrics::Metrics;
 use crate::room::RoomSettings;
 use crate::server::{self, AppState};
@@ -65,6 +66,7 @@ fn engine_seed() -> anyhow::Result<[u8; 32]> {
 fn open_store_and_engine(
     config: &HubConfig,
     data_dir: &DataDir,
+    clock: &Clock,
 ) -> anyhow::Result<(Store, Engine)> {
     let store = Store::open(data_dir, WriterConfig::default()).context("opening the store")?;
     let engine_config = EngineConfig {
@@ -72,7 +74,7 @@ fn open_store_and_engine(
         max_participants: config.max_participants,
         ..EngineConfig::default()
     };
-    let now = now_ms();
+    let now = clock.wall_ms();
     if let Some(recovered) = store.recovered() {
         if recovered.has_ended_by(now) {
             tracing::info!("closing the session a stop interrupted: its time has passed");
@@ -121,8 +123,13 @@ fn url_host(ip: IpAddr) -> String {
     }
 }
 
-/// Starts a hub with `config`; it accepts connections when this returns.
+/// Starts a hub with `config` on the system clock; it accepts connections when this returns.
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// Starts a hub with `config` whose engine reads time from `clock`.
+pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result<RunningHub> {
     let started = Instant::now();
     let listener = TcpListener::bind((config.bind, config.port))
         .await
@@ -135,12 +142,13 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let opened = {
         let config = config.clone();
         let data_dir = data_dir.clone();
+        let clock = clock.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let secret = data_dir
                 .org_secret()
                 .context("reading the organisation secret")?;
             let token = data_dir.admin_token().context("reading the admin token")?;
-            let (store, engine) = open_store_and_engine(&config, &data_dir)?;
+            let (store, engine) = open_store_and_engine(&config, &data_dir, &clock)?;
             Ok((secret, token, store, engine))
         })
         .await??
@@ -169,6 +177,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     };
     let (mut task, handle, inputs) = EngineTask::new(
         engine,
+        clock,
         room_updates.clone(),
         store.writer(),
         metrics.clone(),

@@ -15,9 +15,10 @@ use synchub_protocol::{ClientEvent, DeviceKind, RrIntervals};
 use synchub_store::OrgSecret;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
 use crate::connections::ConnId;
 use crate::convert;
-use crate::engine_task::{EngineHandle, Input, now_ms};
+use crate::engine_task::{EngineHandle, Input};
 
 /// Why straps cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +76,10 @@ impl StrapRoom {
     /// Starts the strap manager and the bridge to `engine`. Never fails: without Bluetooth the
     /// room says why, and the reason is logged once.
     pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
+        // The manager takes a plain function for its clock, so it reads the system's wall
+        // clock; a hub that reads straps runs on the system clock.
         let config = ManagerConfig {
-            now_ms,
+            now_ms: Clock::system_wall_ms,
             ..ManagerConfig::default()
         };
         match StrapManager::start(config).await {

@@ -5,7 +5,8 @@
 //!
 //! Shaped like rust-analyzer's main loop: one closed `enum` of events, handled one at a time, so
 //! the engine needs no lock and its state is never seen half-updated. The engine itself is
-//! sans-IO (`synchub-session`); this task is the only place its clock is read.
+//! sans-IO (`synchub-session`); this task reads time for it from the hub's [`Clock`], so tests
+//! run it on virtual time.
 //!
 //! Store backpressure is explicit: when the writer's queue is full, records wait here in order
 //! (logged and counted, never dropped), and new `rr_intervals` are refused with
@@ -13,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use socketioxide::extract::AckSender;
 use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, HubEvent, Role, TimeSyncReply};
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 mod straps;
 
+use crate::clock::Clock;
 use crate::connections::{ConnId, Encoded, Outbox, SendFailure};
 use crate::convert;
 use crate::metrics::Metrics;
@@ -41,15 +43,6 @@ const STORE_REFUSE_FRACTION: f64 = 0.9;
 
 /// How often records held back by a full store queue are offered again.
 const BACKLOG_RETRY: Duration = Duration::from_millis(10);
-
-/// The hub clock: milliseconds since the Unix epoch. The only clock the engine ever sees.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]
@@ -151,6 +144,8 @@ pub struct RoomView {
 pub struct EngineHandle {
     pub inputs: mpsc::Sender<Input>,
     pub view: watch::Receiver<Arc<RoomView>>,
+    /// The engine's clock: what "now" is for everything the hub stamps.
+    pub clock: Clock,
 }
 
 impl EngineHandle {
@@ -190,6 +185,7 @@ struct PendingAck {
 /// The engine task's state.
 pub struct EngineTask {
     engine: Engine,
+    clock: Clock,
     room: watch::Receiver<RoomSettings>,
     conns: HashMap<ConnId, Conn>,
     by_participant: HashMap<ParticipantId, ConnId>,
@@ -218,9 +214,11 @@ impl std::fmt::Debug for EngineTask {
 }
 
 impl EngineTask {
-    /// Wraps `engine`; returns the task and the handle to reach it.
+    /// Wraps `engine`, which reads time from `clock`; returns the task, the handle to reach it
+    /// and the receiving end of its inputs (for [`EngineTask::run`]).
     pub fn new(
         engine: Engine,
+        clock: Clock,
         room: watch::Receiver<RoomSettings>,
         writer: WriterHandle,
         metrics: Arc<Metrics>,
@@ -229,6 +227,7 @@ impl EngineTask {
         let (view, view_receiver) = watch::channel(Arc::new(RoomView::default()));
         let mut task = EngineTask {
             engine,
+            clock: clock.clone(),
             room,
             conns: HashMap::new(),
             by_participant: HashMap::new(),
@@ -249,6 +248,7 @@ impl EngineTask {
             EngineHandle {
                 inputs,
                 view: view_receiver,
+                clock,
             },
             receiver,
         )
@@ -274,7 +274,7 @@ impl EngineTask {
         let (participant, pseudonym) = found?;
         if leave {
             // Not in the session any more is fine: the erasure goes ahead.
-            let _ = self.engine.handle_leave(now_ms(), participant);
+            let _ = self.engine.handle_leave(self.clock.wall_ms(), participant);
             self.by_participant.remove(&participant);
             for conn in self.conns.values_mut() {
                 if conn.participant == Some(participant) {
@@ -293,7 +293,9 @@ impl EngineTask {
         loop {
             let wake_ms = self.engine.poll_timeout();
             let sleep = match wake_ms {
-                Some(at_ms) => Duration::from_millis(u64::try_from(at_ms - now_ms()).unwrap_or(0)),
+                Some(at_ms) => {
+                    Duration::from_millis(u64::try_from(at_ms - self.clock.wall_ms()).unwrap_or(0))
+                }
                 None => Duration::from_secs(3600),
             };
             let sleep = if self.backlog.is_empty() {
@@ -324,8 +326,8 @@ impl EngineTask {
                         }
                     }
                 }
-                () = tokio::time::sleep(sleep) => {
-                    self.engine.handle_timeout(now_ms());
+                () = tokio::time::sleep_until(self.clock.now() + sleep) => {
+                    self.engine.handle_timeout(self.clock.wall_ms());
                 }
             }
             self.drain();
@@ -404,7 +406,7 @@ impl EngineTask {
         }
         if let Some(token) = resume_token {
             // An unknown or expired token is not an error: the client joins as new.
-            if let Ok(participant) = self.engine.handle_resume(now_ms(), &token) {
+            if let Ok(participant) = self.engine.handle_resume(self.clock.wall_ms(), &token) {
                 self.attach(conn, participant);
             }
         }
@@ -433,7 +435,9 @@ impl EngineTask {
         {
             self.by_participant.remove(&participant);
             // Unknown participant (left, session over) needs nothing.
-            let _ = self.engine.handle_disconnect(now_ms(), participant);
+            let _ = self
+                .engine
+                .handle_disconnect(self.clock.wall_ms(), participant);
         }
     }
 
@@ -458,7 +462,7 @@ impl EngineTask {
             None if entry.strap.is_some() => self.rejoin_strap(conn),
             joined => joined,
         };
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         let result = match (role, event) {
             (_, ClientEvent::TimeSync(request)) => {
                 let reply = HubEvent::TimeSync(TimeSyncReply {
@@ -511,7 +515,7 @@ impl EngineTask {
         participant: Option<ParticipantId>,
         join: &synchub_protocol::JoinSession,
     ) -> Result<(), ErrorEvent> {
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         if let Some(participant) = participant {
             // Idempotent: same participant, intention and consent updated, `session_joined`
             // again so the original clients see the reply they wait for.
@@ -578,7 +582,7 @@ impl EngineTask {
         participant: ParticipantId,
         event: ClientEvent,
     ) -> Result<(), ErrorEvent> {
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         let outcome = match event {
             ClientEvent::UpdateCoherence(update) => {
                 self.engine
@@ -647,7 +651,7 @@ impl EngineTask {
     /// broadcasts sent, the view refreshed) before the answer goes back, so a REST read after
     /// the command sees them.
     fn admin(&mut self, command: AdminCommand) {
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         match command {
             AdminCommand::StartSession(reply) => {
                 let result = self.engine.handle_start_session(now);
@@ -881,7 +885,7 @@ impl EngineTask {
             conn.outbox.close();
         }
         let participants: Vec<ParticipantId> = self.by_participant.keys().copied().collect();
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         for participant in participants {
             let _ = self.engine.handle_disconnect(now, participant);
         }

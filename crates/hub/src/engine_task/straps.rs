@@ -7,7 +7,7 @@
 use synchub_protocol::{ErrorCode, ErrorEvent, JoinSession, Role};
 use synchub_session::ParticipantId;
 
-use super::{Conn, EngineTask, now_ms};
+use super::{Conn, EngineTask};
 use crate::connections::{ConnId, Encoded, Outbox};
 
 /// What makes a connection a strap's.
@@ -54,7 +54,7 @@ impl EngineTask {
     /// strap's connection and claims end.
     pub(super) fn strap_released(&mut self, conn: ConnId) {
         if let Some(participant) = self.conns.get(&conn).and_then(|entry| entry.participant) {
-            let _ = self.engine.handle_leave(now_ms(), participant);
+            let _ = self.engine.handle_leave(self.clock.wall_ms(), participant);
             self.by_participant.remove(&participant);
         }
         self.conns.remove(&conn);

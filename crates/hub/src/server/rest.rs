@@ -20,17 +20,17 @@ use super::AppState;
 use super::error::AppError;
 use super::export_files::{read_json_tables, tempfile_dir};
 use crate::convert;
-use crate::engine_task::{AdminCommand, now_ms};
+use crate::engine_task::AdminCommand;
 
 /// How many sessions `GET /api/sessions` lists (newest first).
 const SESSION_LIST_LIMIT: u32 = 100;
 /// `GET /api/research/stats` covers the last 30 days, as the original did.
 const STATS_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
-pub async fn health() -> Json<Health> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
-        timestamp: convert::wire_ms(now_ms()),
+        timestamp: convert::wire_ms(state.engine.clock.wall_ms()),
     })
 }
 
@@ -56,7 +56,7 @@ fn live_session(state: &AppState) -> Option<SessionInfo> {
         Some(group) => convert::live_session_info(session, &group),
         None => {
             let mut info = convert::live_session_info(session, &convert::empty_group(session));
-            info.group_metrics.timestamp = convert::wire_ms(now_ms());
+            info.group_metrics.timestamp = convert::wire_ms(state.engine.clock.wall_ms());
             info
         }
     })
@@ -327,7 +327,7 @@ pub async fn research_stats(
     State(state): State<AppState>,
 ) -> Result<Json<ResearchStatsBody>, AppError> {
     let store = state.store.clone();
-    let since_ms = now_ms() - STATS_WINDOW_MS;
+    let since_ms = state.engine.clock.wall_ms() - STATS_WINDOW_MS;
     let (sessions, counts) = blocking(move || {
         let reader = store.reader()?;
         Ok((reader.recent_sessions(u32::MAX)?, reader.research_stats()?))
