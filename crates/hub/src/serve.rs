@@ -161,28 +161,13 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         name: config.room_name.clone(),
         code: config.room_code.clone(),
     });
-    let restored_tokens: Vec<_> = match (store.recovered(), engine.current_session()) {
-        (Some(recovered), Some(session)) if session.session_id == recovered.session_id() => {
-            recovered
-                .restored
-                .participants
-                .iter()
-                .map(|participant| {
-                    let row = &participant.row;
-                    (row.resume_token, row.participant_id, row.pseudonym.clone())
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    let (mut task, handle, inputs) = EngineTask::new(
+    let (task, handle, inputs) = EngineTask::new(
         engine,
         clock,
         room_updates.clone(),
         store.writer(),
         metrics.clone(),
     );
-    task.remember_tokens(restored_tokens);
     let engine = tokio::spawn(task.run(inputs));
 
     // Commit reports arrive on a blocking channel; one thread forwards them to the engine task.

@@ -1,7 +1,8 @@
 //! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap manager of
 //! `synchub-ble` finds and connects them; the facilitator assigns a strap to a wearer; the
-//! bridge here forwards an assigned strap's beats to the engine task as `rr_intervals` from the
-//! strap's own connection, so a strap's wearer is a participant exactly like a phone's.
+//! bridge here forwards an assigned strap's beats to the engine task as the same beats input a
+//! phone's `rr_intervals` becomes, from the strap's own connection, so a strap's wearer is a
+//! participant exactly like a phone's.
 //!
 //! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
 //! `GET /api/straps` says why; the reason is logged once at WARN.
@@ -10,15 +11,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use synchub_ble::{ManagerConfig, StrapEvent, StrapId, StrapManager, StrapStatus};
+use synchub_protocol::DeviceKind;
 use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
-use synchub_protocol::{ClientEvent, DeviceKind, RrIntervals};
 use synchub_store::OrgSecret;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::client_input::ClientInput;
 use crate::clock::Clock;
-use crate::connections::ConnId;
 use crate::convert;
 use crate::engine_task::{EngineHandle, Input};
+use crate::peer::ConnId;
 
 /// Why straps cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +225,7 @@ impl StrapRoom {
                 conn,
                 code: code.clone(),
                 pseudonym,
-                join,
+                join: convert::join_fields(&join),
                 reply,
             })
             .await;
@@ -271,9 +273,8 @@ impl StrapRoom {
     }
 }
 
-/// Forwards an assigned strap's beats to the engine as `rr_intervals` of the strap's connection
-/// (beat times already rebuilt on the hub's clock, `coherence.md` §7, so `endedAt` needs no
-/// offset). Status events are not needed: [`StrapRoom::list`] reads the manager's snapshot.
+/// Forwards an assigned strap's beats to the engine as beats of the strap's connection (beat
+/// times already rebuilt on the hub's clock, `coherence.md` §7, so they need no offset). Status events are not needed: [`StrapRoom::list`] reads the manager's snapshot.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
@@ -289,15 +290,10 @@ async fn bridge(
                 if batch.rr_ms.is_empty() {
                     continue;
                 }
-                let event = ClientEvent::RrIntervals(RrIntervals {
-                    rr: batch.rr_ms,
-                    ended_at: u64::try_from(batch.ended_at_ms).ok(),
-                    seq: None,
-                });
                 let input = Input::Client {
                     conn,
-                    event,
-                    ack: None,
+                    input: ClientInput::Beats(convert::strap_beats(batch)),
+                    reply: None,
                 };
                 if inputs.send(input).await.is_err() {
                     break;

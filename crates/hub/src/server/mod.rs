@@ -9,6 +9,7 @@ pub mod edge;
 pub mod error;
 pub mod export_files;
 pub mod export_zip;
+pub mod guards;
 pub mod me;
 pub mod rest;
 pub mod socketio;
@@ -30,10 +31,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::connections::{ConnId, RoomCodeGuard};
 use crate::engine_task::EngineHandle;
 use crate::metrics::Metrics;
+use crate::peer::ConnId;
 use crate::room::RoomSettings;
+use guards::RoomCodeGuard;
 
 /// Everything request handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
