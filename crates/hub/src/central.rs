@@ -16,7 +16,16 @@ use synchub_protocol::rest::{SyncState, SyncStatus, SyncTableProgress};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::CentralSync;
+/// The hub's background sync to the central database: where, and how often.
+#[derive(Debug, Clone)]
+pub struct CentralSync {
+    pub database_url: String,
+    pub every: Duration,
+}
+
+/// Five minutes: a finished session reaches the researchers soon, and an unreachable database
+/// is retried with backoff in between anyway.
+pub const DEFAULT_SYNC_EVERY_SECS: u64 = 300;
 
 /// The file that remembers a database URL set from the console.
 const SETTINGS_FILE: &str = "central_sync.toml";
@@ -137,7 +146,7 @@ impl CentralControl {
                     .map_err(|error| SettingsError::BadUrl(error.to_string()))?;
                 Some(CentralSync {
                     database_url: url,
-                    every: every.unwrap_or(crate::config::DEFAULT_SYNC_EVERY),
+                    every: every.unwrap_or(Duration::from_secs(DEFAULT_SYNC_EVERY_SECS)),
                 })
             }
             None => None,

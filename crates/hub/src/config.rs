@@ -13,6 +13,7 @@ use serde::Deserialize;
 use synchub_session::record::ScheduleMode;
 use synchub_session::{PhaseDurations, ScheduleConfig};
 
+use crate::central::{CentralSync, DEFAULT_SYNC_EVERY_SECS};
 use crate::discovery::MdnsScope;
 
 /// The default port (the first free one near the original's 3000-range that nothing common uses).
@@ -141,20 +142,6 @@ pub struct HubConfig {
     /// Read Bluetooth LE straps.
     pub ble: bool,
 }
-
-/// The hub's background sync to the central database.
-#[derive(Debug, Clone)]
-pub struct CentralSync {
-    pub database_url: String,
-    pub every: std::time::Duration,
-}
-
-/// Five minutes: a finished session reaches the researchers soon, and an unreachable database
-/// is retried with backoff in between anyway.
-const DEFAULT_SYNC_EVERY_SECS: u64 = 300;
-/// [`DEFAULT_SYNC_EVERY_SECS`] as a duration, for a URL set from the console.
-pub const DEFAULT_SYNC_EVERY: std::time::Duration =
-    std::time::Duration::from_secs(DEFAULT_SYNC_EVERY_SECS);
 
 impl HubConfig {
     /// Flags and variables over the file over the defaults.

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 
-use crate::server::RoomSettings;
+use crate::room::RoomSettings;
 
 /// The DNS-SD service type of a Sync Hub.
 pub const SERVICE_TYPE: &str = "_synchub._tcp.local.";

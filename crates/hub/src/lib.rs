@@ -5,27 +5,30 @@
 //!
 //! # Roles
 //!
-//! - [`serve`]: start and stop a hub ([`serve::start`] → [`serve::RunningHub`]); `synchub serve`.
+//! - [`serve`]: start and stop a hub ([`serve::start`] → [`serve::RunningHub`]), with its
+//!   settings from [`config`].
 //! - [`server`]: the axum [`server::app`] router — REST, Socket.IO at `/socket.io/`, the plain
-//!   WebSocket at `/ws`, `/metrics`, the embedded web console and join page — and the edge
-//!   checks both transports share (room code, rate limit, frame size).
-//! - [`engine_task`]: the one task that owns the session engine and its clock, and carries out
-//!   its effects (sends, broadcasts serialised once, records to the store, `rr_ack` after the
-//!   store says durable).
+//!   WebSocket at `/ws`, `/metrics`, the embedded web console and join page — and the edge:
+//!   handshakes, limits, and client events turned into domain inputs.
+//! - [`engine_task`]: the one task that owns the session engine, and carries out its effects
+//!   (sends through each connection's [`peer::Peer`], broadcasts serialised once as
+//!   [`encoded::Encoded`], records to the store, `rr_ack` after the store says durable). It
+//!   knows no transport: it takes [`client_input::ClientInput`]s and reads time from a
+//!   [`clock::Clock`].
 //! - [`straps`]: hub-read Bluetooth straps (`serve --ble`): the facilitator assigns a strap to a
-//!   wearer and its beats reach the engine as that wearer's `rr_intervals`.
+//!   wearer and its beats reach the engine as that wearer's beats.
 //! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
-//! - [`connections`], [`discovery`], [`config`], [`demo`]: per-connection state and guards,
-//!   the mDNS advertisement, `serve`'s settings, and `synchub demo`.
-//! - [`analyze`], [`recording`]: `synchub analyze`, the offline report of one recording.
-//! - [`sync_command`], [`research_command`], [`ble_command`]: `synchub sync`,
-//!   `synchub research …` and `synchub ble decode|scan`.
+//! - Leaves every other module may use: [`clock`], [`room`] (the room's name and code),
+//!   [`metrics`] (the `/metrics` figures), [`encoded`], [`peer`], [`client_input`];
+//!   [`discovery`] is the mDNS advertisement.
+//! - [`commands`]: the command line — [`commands::cli`] and one module per subcommand
+//!   (`analyze`, `serve`, `demo` with the default `demo` feature, `sync`, `research`, `ble`).
 //!
 //! ```no_run
 //! use clap::Parser;
-//! let cli = synchub::cli::Cli::parse_from(["synchub", "analyze", "examples/settling.txt"]);
-//! synchub::cli::run(cli).unwrap();
+//! let cli = synchub::commands::cli::Cli::parse_from(["synchub", "analyze", "examples/settling.txt"]);
+//! synchub::commands::cli::run(cli).unwrap();
 //! ```
 //!
 //! # Invariants
@@ -35,22 +38,24 @@
 //!   key the wrong-room-code limiter in memory; logs carry request paths, never query strings.
 //! - **The engine is touched by one task only**; everything else talks to it over a channel
 //!   and reads its published [`engine_task::RoomView`].
+//! - **The engine task knows no transport**: no socket, axum or Socket.IO type in
+//!   [`engine_task`]; wire dispatch (`hello`, the display role, acknowledgements) is the edge's.
+//! - **One clock**: the hub reads time only through a [`clock::Clock`].
 //! - **Nothing is dropped silently**: a full store queue holds records in order and refuses new
 //!   beats with `rate_limited`; a client too slow to read is disconnected and counted.
 
-pub mod analyze;
-pub mod ble_command;
 pub mod central;
-pub mod cli;
+pub mod client_input;
+pub mod clock;
+pub mod commands;
 pub mod config;
-pub mod connections;
 pub mod convert;
-pub mod demo;
 pub mod discovery;
+pub mod encoded;
 pub mod engine_task;
-pub mod recording;
-pub mod research_command;
+pub mod metrics;
+pub mod peer;
+pub mod room;
 pub mod serve;
 pub mod server;
 pub mod straps;
-pub mod sync_command;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = synchub::cli::Cli::parse();
-    match synchub::cli::run(cli) {
+    let cli = synchub::commands::cli::Cli::parse();
+    match synchub::commands::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, the whole context chain: what failed, why, and what to do.

@@ -3,8 +3,8 @@
 //! accepting, close every connection, hand every record to the store, flush it, withdraw the
 //! advertisement.
 //!
-//! [`start`] returns a [`RunningHub`] so `synchub demo` and the tests run the very same hub in
-//! process; [`run`] is `synchub serve`.
+//! [`start`] returns a [`RunningHub`] so `synchub serve`, `synchub demo`, the desktop app and
+//! the tests run the very same hub in process; [`start_with_clock`] runs it on a given clock.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -20,11 +20,13 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::central::CentralControl;
+use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::discovery::{self, Advertisement};
-use crate::engine_task::{EngineTask, Input, now_ms};
-use crate::server::metrics::Metrics;
-use crate::server::{self, AppState, RoomSettings};
+use crate::engine_task::{EngineTask, Input};
+use crate::metrics::Metrics;
+use crate::room::RoomSettings;
+use crate::server::{self, AppState};
 use crate::straps::StrapRoom;
 
 /// The desktop app's origins, allowed by CORS besides the hub's own: Tauri v2 serves its pages
@@ -64,6 +66,7 @@ fn engine_seed() -> anyhow::Result<[u8; 32]> {
 fn open_store_and_engine(
     config: &HubConfig,
     data_dir: &DataDir,
+    clock: &Clock,
 ) -> anyhow::Result<(Store, Engine)> {
     let store = Store::open(data_dir, WriterConfig::default()).context("opening the store")?;
     let engine_config = EngineConfig {
@@ -71,7 +74,7 @@ fn open_store_and_engine(
         max_participants: config.max_participants,
         ..EngineConfig::default()
     };
-    let now = now_ms();
+    let now = clock.wall_ms();
     if let Some(recovered) = store.recovered() {
         if recovered.has_ended_by(now) {
             tracing::info!("closing the session a stop interrupted: its time has passed");
@@ -120,8 +123,13 @@ fn url_host(ip: IpAddr) -> String {
     }
 }
 
-/// Starts a hub with `config`; it accepts connections when this returns.
+/// Starts a hub with `config` on the system clock; it accepts connections when this returns.
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// Starts a hub with `config` whose engine reads time from `clock`.
+pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result<RunningHub> {
     let started = Instant::now();
     let listener = TcpListener::bind((config.bind, config.port))
         .await
@@ -134,12 +142,13 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let opened = {
         let config = config.clone();
         let data_dir = data_dir.clone();
+        let clock = clock.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let secret = data_dir
                 .org_secret()
                 .context("reading the organisation secret")?;
             let token = data_dir.admin_token().context("reading the admin token")?;
-            let (store, engine) = open_store_and_engine(&config, &data_dir)?;
+            let (store, engine) = open_store_and_engine(&config, &data_dir, &clock)?;
             Ok((secret, token, store, engine))
         })
         .await??
@@ -152,27 +161,13 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         name: config.room_name.clone(),
         code: config.room_code.clone(),
     });
-    let restored_tokens: Vec<_> = match (store.recovered(), engine.current_session()) {
-        (Some(recovered), Some(session)) if session.session_id == recovered.session_id() => {
-            recovered
-                .restored
-                .participants
-                .iter()
-                .map(|participant| {
-                    let row = &participant.row;
-                    (row.resume_token, row.participant_id, row.pseudonym.clone())
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    let (mut task, handle, inputs) = EngineTask::new(
+    let (task, handle, inputs) = EngineTask::new(
         engine,
+        clock,
         room_updates.clone(),
         store.writer(),
         metrics.clone(),
     );
-    task.remember_tokens(restored_tokens);
     let engine = tokio::spawn(task.run(inputs));
 
     // Commit reports arrive on a blocking channel; one thread forwards them to the engine task.
@@ -360,21 +355,4 @@ pub async fn stop_signal() {
     {
         let _ = interrupt.await;
     }
-}
-
-/// `synchub serve`.
-#[allow(clippy::print_stdout)] // The command's output: the ready line and how to connect.
-pub async fn run(config: HubConfig) -> anyhow::Result<()> {
-    let hub = start(config).await?;
-    println!("synchub ready on {}", hub.base_url);
-    let room = hub.state.room();
-    match &room.code {
-        Some(code) => println!("room code: {code}"),
-        None => println!("room code: none (anyone on the network can join)"),
-    }
-    println!("admin token: {}", hub.admin_token_path.display());
-    println!("join URL: {}", hub.state.join_url());
-    stop_signal().await;
-    tracing::info!("stopping");
-    hub.stop().await
 }

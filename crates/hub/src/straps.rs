@@ -1,8 +1,8 @@
 //! Bluetooth LE straps the hub reads itself (`synchub serve --ble`): the strap reader of
 //! `synchub-ble` finds and connects them through every Bluetooth adapter; the facilitator
 //! assigns a strap to a wearer; the bridge here forwards an assigned strap's beats to the engine
-//! task as `rr_intervals` from the strap's own connection, so a strap's wearer is a participant
-//! exactly like a phone's.
+//! task as the same beats input a phone's `rr_intervals` becomes, from the strap's own
+//! connection, so a strap's wearer is a participant exactly like a phone's.
 //!
 //! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
 //! `GET /api/straps` says why; the reason is logged once at WARN.
@@ -11,14 +11,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use synchub_ble::{ReaderConfig, StrapEvent, StrapId, StrapReader, StrapStatus};
+use synchub_protocol::DeviceKind;
 use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
-use synchub_protocol::{ClientEvent, DeviceKind, RrIntervals};
 use synchub_store::OrgSecret;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connections::ConnId;
+use crate::client_input::ClientInput;
+use crate::clock::Clock;
 use crate::convert;
-use crate::engine_task::{EngineHandle, Input, now_ms};
+use crate::engine_task::{EngineHandle, Input};
+use crate::peer::ConnId;
 
 /// Why straps cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +79,10 @@ impl StrapRoom {
     /// room says why, and the reason is logged once. The reader uses every adapter with the
     /// default connection budget per adapter (`synchub_ble::DEFAULT_LINKS_PER_ADAPTER`).
     pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
+        // The reader takes a plain function for its clock, so it reads the system's wall
+        // clock; a hub that reads straps runs on the system clock.
         let config = ReaderConfig {
-            now_ms,
+            now_ms: Clock::system_wall_ms,
             ..ReaderConfig::default()
         };
         match StrapReader::start(config).await {
@@ -222,7 +226,7 @@ impl StrapRoom {
                 conn,
                 code: code.clone(),
                 pseudonym,
-                join,
+                join: convert::join_fields(&join),
                 reply,
             })
             .await;
@@ -270,10 +274,9 @@ impl StrapRoom {
     }
 }
 
-/// Forwards an assigned strap's beats to the engine as `rr_intervals` of the strap's connection
-/// (beat times already rebuilt on the hub's clock, `coherence.md` §7, so `endedAt` needs no
-/// offset). Status and adapter events are not needed: [`StrapRoom::list`] reads the reader's
-/// snapshot.
+/// Forwards an assigned strap's beats to the engine as beats of the strap's connection (beat
+/// times already rebuilt on the hub's clock, `coherence.md` §7, so they need no offset). Status
+/// and adapter events are not needed: [`StrapRoom::list`] reads the reader's snapshot.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
@@ -289,15 +292,10 @@ async fn bridge(
                 if batch.rr_ms.is_empty() {
                     continue;
                 }
-                let event = ClientEvent::RrIntervals(RrIntervals {
-                    rr: batch.rr_ms,
-                    ended_at: u64::try_from(batch.ended_at_ms).ok(),
-                    seq: None,
-                });
                 let input = Input::Client {
                     conn,
-                    event,
-                    ack: None,
+                    input: ClientInput::Beats(convert::strap_beats(batch)),
+                    reply: None,
                 };
                 if inputs.send(input).await.is_err() {
                     break;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use synchub::config::CentralSync;
+use synchub::central::CentralSync;
 use synchub::engine_task::AdminCommand;
 use tower::ServiceExt as _;
 

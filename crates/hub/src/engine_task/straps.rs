@@ -1,14 +1,18 @@
 //! Hub-read straps inside the engine task. A strap assigned to a wearer becomes a connection
-//! like a phone's, with no socket behind it: its beats arrive as `rr_intervals` from that
+//! like a phone's, with no socket behind it: its beats arrive as the same beats input from that
 //! connection, so the engine treats them exactly like a phone's (`coherence.md` §7 happens
 //! before, in the BLE bridge). Phones or browsers that `claim_strap` its code receive the
 //! wearer's `personal_feedback` too.
 
-use synchub_protocol::{ErrorCode, ErrorEvent, JoinSession, Role};
+use std::sync::Arc;
+
+use synchub_protocol::{ErrorCode, ErrorEvent, Role};
 use synchub_session::ParticipantId;
 
-use super::{Conn, EngineTask, now_ms};
-use crate::connections::{ConnId, Encoded, Outbox};
+use super::{Conn, EngineTask};
+use crate::client_input::JoinFields;
+use crate::encoded::Encoded;
+use crate::peer::{ConnId, Peer, SendFailure};
 
 /// What makes a connection a strap's.
 #[derive(Debug, Clone)]
@@ -17,7 +21,20 @@ pub(super) struct StrapLink {
     pub code: String,
     /// How the wearer joins each session: label-free, with the facilitator's intention and
     /// consent choices, device kind `ble`.
-    pub join: JoinSession,
+    pub join: JoinFields,
+}
+
+/// A strap's connection has no socket: nobody reads its messages (claimers get the wearer's
+/// feedback through the engine task).
+#[derive(Debug)]
+struct NoSocket;
+
+impl Peer for NoSocket {
+    fn send(&self, _event: &Arc<Encoded>) -> Result<(), SendFailure> {
+        Ok(())
+    }
+
+    fn close(&self) {}
 }
 
 impl EngineTask {
@@ -29,12 +46,12 @@ impl EngineTask {
         conn: ConnId,
         code: String,
         pseudonym: String,
-        join: JoinSession,
+        join: JoinFields,
     ) {
         self.conns.insert(
             conn,
             Conn {
-                outbox: Outbox::Strap,
+                peer: Arc::new(NoSocket),
                 role: Role::Participant,
                 pseudonym,
                 resume_token: None,
@@ -54,7 +71,7 @@ impl EngineTask {
     /// strap's connection and claims end.
     pub(super) fn strap_released(&mut self, conn: ConnId) {
         if let Some(participant) = self.conns.get(&conn).and_then(|entry| entry.participant) {
-            let _ = self.engine.handle_leave(now_ms(), participant);
+            let _ = self.engine.handle_leave(self.clock.wall_ms(), participant);
             self.by_participant.remove(&participant);
         }
         self.conns.remove(&conn);
@@ -94,7 +111,7 @@ impl EngineTask {
     }
 
     /// Sends a strap wearer's message to the connections that claimed the strap.
-    pub(super) fn send_to_claimers(&mut self, strap_conn: ConnId, encoded: &Encoded) {
+    pub(super) fn send_to_claimers(&mut self, strap_conn: ConnId, encoded: &Arc<Encoded>) {
         let Some(claimers) = self.claims.get(&strap_conn) else {
             return;
         };

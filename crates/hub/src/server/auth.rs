@@ -9,7 +9,7 @@ use synchub_protocol::ErrorCode;
 
 use super::AppState;
 use super::error::AppError;
-use crate::connections::constant_time_eq;
+use super::guards::constant_time_eq;
 
 pub async fn require_admin(
     State(state): State<AppState>,

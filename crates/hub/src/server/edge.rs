@@ -1,15 +1,26 @@
 //! What both transports do the same way at the edge, before anything reaches the engine:
-//! admit a handshake (room code, pseudonym), and refuse oversized or too-frequent messages.
+//! admit a handshake (room code, pseudonym), refuse oversized or too-frequent messages, and
+//! turn each client event into the engine task's domain input — or refuse it here when the
+//! answer does not depend on the room (`hello` after the handshake, a display sending more
+//! than `time_sync`).
 
 use std::net::IpAddr;
 
 use synchub_protocol::limits::MAX_FRAME_BYTES;
-use synchub_protocol::{ErrorCode, ErrorEvent, Handshake};
+use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, Role};
 use synchub_session::ResumeToken;
 
 use super::AppState;
-use crate::connections::{RateLimit, RoomCodeCheck};
+use super::guards::{RateLimit, RoomCodeCheck};
+use crate::client_input::ClientInput;
+use crate::convert;
 use crate::engine_task::Identity;
+use crate::metrics::Metrics;
+
+/// Capacity of a connection's outgoing queue (a `/ws` outbox, socketioxide's buffer). A phone
+/// that cannot keep up with 1 Hz broadcasts plus its own feedback for this many messages is
+/// gone; it is disconnected (and counted) rather than buffered without bound.
+pub const OUTBOX_CAPACITY: usize = 256;
 
 /// Checks the room code and turns the handshake into an [`Identity`]. The raw `userId` is
 /// pseudonymised here and goes no further; a client without one is known by its connection.
@@ -68,4 +79,33 @@ pub fn check_inbound(limit: &mut RateLimit, len_bytes: usize) -> Result<(), Erro
         });
     }
     Ok(())
+}
+
+/// Where one decoded client event goes.
+#[derive(Debug)]
+pub enum Routed {
+    /// To the engine task.
+    Engine(ClientInput),
+    /// Back to the client at once: the edge answers it.
+    Refused(ErrorEvent),
+}
+
+/// Routes a decoded event of a connection admitted as `role`: a display sends only
+/// `time_sync`, and `hello` belongs to the handshake; everything else goes to the engine. An
+/// event refused here counts as received, as if the engine had refused it.
+pub fn route(state: &AppState, role: Role, event: ClientEvent) -> Routed {
+    let refused = |message: String| {
+        Metrics::increment(&state.metrics.messages_in);
+        Routed::Refused(ErrorEvent {
+            code: ErrorCode::NotAllowed,
+            message,
+        })
+    };
+    if role == Role::Display && !matches!(event, ClientEvent::TimeSync(_)) {
+        return refused(format!("{}: a display sends only time_sync", event.name()));
+    }
+    match convert::client_input(event) {
+        Some(input) => Routed::Engine(input),
+        None => refused("hello: the handshake is already done".to_owned()),
+    }
 }

@@ -14,7 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::AppState;
 use super::error::AppError;
-use super::rest::tempfile_dir;
+use super::export_files::tempfile_dir;
 
 /// Exports `request` (CSV or Parquet) and answers with the zip of its tables.
 pub async fn download(state: &AppState, mut request: ExportRequest) -> Result<Response, AppError> {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::AppState;
 use super::error::AppError;
-use super::rest::{read_json_tables, tempfile_dir};
+use super::export_files::{read_json_tables, tempfile_dir};
 use crate::engine_task::Input;
 
 fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {

@@ -7,9 +7,10 @@
 pub mod auth;
 pub mod edge;
 pub mod error;
+pub mod export_files;
 pub mod export_zip;
+pub mod guards;
 pub mod me;
-pub mod metrics;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
@@ -30,17 +31,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::connections::{ConnId, RoomCodeGuard};
 use crate::engine_task::EngineHandle;
-use metrics::Metrics;
-
-/// The room as participants see it: its name and the code they must give.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomSettings {
-    pub name: String,
-    /// `None`: no code required.
-    pub code: Option<String>,
-}
+use crate::metrics::Metrics;
+use crate::peer::ConnId;
+use crate::room::RoomSettings;
+use guards::RoomCodeGuard;
 
 /// Everything request handlers share. Cheap to clone.
 #[derive(Debug, Clone)]

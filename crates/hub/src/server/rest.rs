@@ -1,8 +1,6 @@
 //! The REST routes of protocol.md. The original endpoints keep their original JSON; the
 //! facilitator's endpoints (behind [`super::auth`]) use the new error shape.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -20,18 +18,19 @@ use synchub_store::{ExportFormat, ExportRequest};
 
 use super::AppState;
 use super::error::AppError;
+use super::export_files::{read_json_tables, tempfile_dir};
 use crate::convert;
-use crate::engine_task::{AdminCommand, now_ms};
+use crate::engine_task::AdminCommand;
 
 /// How many sessions `GET /api/sessions` lists (newest first).
 const SESSION_LIST_LIMIT: u32 = 100;
 /// `GET /api/research/stats` covers the last 30 days, as the original did.
 const STATS_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
-pub async fn health() -> Json<Health> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
-        timestamp: convert::wire_ms(now_ms()),
+        timestamp: convert::wire_ms(state.engine.clock.wall_ms()),
     })
 }
 
@@ -57,7 +56,7 @@ fn live_session(state: &AppState) -> Option<SessionInfo> {
         Some(group) => convert::live_session_info(session, &group),
         None => {
             let mut info = convert::live_session_info(session, &convert::empty_group(session));
-            info.group_metrics.timestamp = convert::wire_ms(now_ms());
+            info.group_metrics.timestamp = convert::wire_ms(state.engine.clock.wall_ms());
             info
         }
     })
@@ -328,7 +327,7 @@ pub async fn research_stats(
     State(state): State<AppState>,
 ) -> Result<Json<ResearchStatsBody>, AppError> {
     let store = state.store.clone();
-    let since_ms = now_ms() - STATS_WINDOW_MS;
+    let since_ms = state.engine.clock.wall_ms() - STATS_WINDOW_MS;
     let (sessions, counts) = blocking(move || {
         let reader = store.reader()?;
         Ok((reader.recent_sessions(u32::MAX)?, reader.research_stats()?))
@@ -429,29 +428,4 @@ async fn json_export(state: &AppState, mut request: ExportRequest) -> Result<Val
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))?
     .map_err(AppError::Internal)
-}
-
-/// The tables of a JSON export, by name.
-pub(super) fn read_json_tables(
-    report: &synchub_store::ExportReport,
-) -> anyhow::Result<BTreeMap<String, Value>> {
-    let mut tables = BTreeMap::new();
-    for file in &report.files {
-        if file
-            .extension()
-            .is_some_and(|extension| extension == "json")
-            && let Some(name) = file.file_stem().and_then(|stem| stem.to_str())
-        {
-            let text = std::fs::read_to_string(file)?;
-            tables.insert(name.to_owned(), serde_json::from_str::<Value>(&text)?);
-        }
-    }
-    Ok(tables)
-}
-
-/// A fresh private directory for one export.
-pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("synchub-export-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -1,6 +1,11 @@
 //! Socket.IO v4 at `/socket.io/` (socketioxide), for the original web client, Socket.IO-Client-
 //! Swift and python-socketio: the same events and the same rules as `/ws`. The handshake is
 //! the `auth` object; events are validated by `synchub-protocol` exactly as on `/ws`.
+//!
+//! Acknowledgements are this edge's business: it decides which event answers each one
+//! (`join_session` → `session_joined`, `update_coherence` → `personal_feedback`, `time_sync` →
+//! `time_sync`, an `error` for any), hands the engine task a [`Reply`] to fill, and sends the
+//! acknowledgement with the answer (`{}` when nothing matched).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,14 +15,16 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler as _;
 use socketioxide::layer::SocketIoLayer;
-use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, HubEvent};
-use tokio::sync::mpsc;
+use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, HubEvent, Role};
+use tokio::sync::{mpsc, oneshot};
 
-use super::edge::{admit, check_inbound};
-use super::metrics::Metrics;
+use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route};
+use super::guards::RateLimit;
 use super::{AppState, client_ip};
-use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY};
-use crate::engine_task::{Ack, Input};
+use crate::encoded::Encoded;
+use crate::engine_task::{Answer, Input, Reply};
+use crate::metrics::Metrics;
+use crate::peer::{ConnId, Peer, SendFailure};
 
 /// Engine.IO packets up to this size are read (bigger messages get `too_large` and the
 /// connection stays open); beyond it Engine.IO closes the connection.
@@ -31,7 +38,7 @@ pub fn layer(state: AppState) -> SocketIoLayer {
         // close the connection as a slow reader. At 2 000 participants that closed ~12 % of
         // Socket.IO connections (`synchub_slow_client_disconnects_total`) whose writers were
         // merely descheduled for a moment. Same allowance as a `/ws` outbox.
-        .max_buffer_size(WS_OUTBOX_CAPACITY)
+        .max_buffer_size(OUTBOX_CAPACITY)
         .ping_interval(Duration::from_secs(10))
         .ping_timeout(Duration::from_secs(10))
         .build_layer();
@@ -59,6 +66,59 @@ pub fn layer(state: AppState) -> SocketIoLayer {
     layer
 }
 
+/// The engine task's way to one Socket.IO connection.
+#[derive(Debug)]
+struct SocketIoPeer(SocketRef);
+
+impl Peer for SocketIoPeer {
+    fn send(&self, event: &Arc<Encoded>) -> Result<(), SendFailure> {
+        self.0
+            .emit(event.name, &*event.payload)
+            .map_err(|error| match error {
+                socketioxide::SendError::Socket(socketioxide::SocketError::InternalChannelFull) => {
+                    SendFailure::Slow
+                }
+                _ => SendFailure::Closed,
+            })
+    }
+
+    fn close(&self) {
+        // Already closed is fine: that is what we want.
+        let _ = self.0.clone().disconnect();
+    }
+}
+
+/// Which events answer a client's acknowledgement of `event`: its reply, or an `error`.
+fn answered_by(event: &ClientEvent) -> &'static [&'static str] {
+    match event {
+        ClientEvent::JoinSession(_) => &["session_joined", "error"],
+        ClientEvent::UpdateCoherence(_) => &["personal_feedback", "error"],
+        ClientEvent::TimeSync(_) => &["time_sync", "error"],
+        _ => &["error"],
+    }
+}
+
+/// An acknowledgement waiting for the engine task's answer.
+struct PendingAck {
+    answer: oneshot::Receiver<Answer>,
+    ack: AckSender,
+}
+
+impl PendingAck {
+    /// Sends the acknowledgement once the engine task answered (nothing when it stopped).
+    async fn send(self) {
+        let Ok(answer) = self.answer.await else {
+            return;
+        };
+        // A client that is gone cannot be acknowledged.
+        let _ = match answer {
+            Answer::Event(event) => self.ack.send(&*event.payload),
+            // Nothing answered it: acknowledge receipt with an empty object.
+            Answer::NothingMatched => self.ack.send(&serde_json::json!({})),
+        };
+    }
+}
+
 /// Where one Socket.IO connection's events go: held until the engine knows the connection,
 /// then straight through, in arrival order either way.
 enum Gate {
@@ -67,6 +127,7 @@ enum Gate {
     /// Admitted: events go to the engine.
     Open {
         conn: ConnId,
+        role: Role,
         limit: Arc<Mutex<RateLimit>>,
     },
     /// Refused or disconnected: events are ignored.
@@ -102,24 +163,36 @@ fn install_gate(state: AppState, socket: SocketRef) {
               TryData(data): TryData<Value>,
               ack: AckSender| {
             let mut gate = lock(&event_gate);
-            match &mut *gate {
+            let pending = match &mut *gate {
                 Gate::Pending(held) if held.len() < MAX_HELD_EVENTS => {
                     held.push(HeldEvent { name, data, ack });
+                    None
                 }
-                Gate::Pending(_) => emit_error(
-                    &event_state,
-                    &socket,
-                    ErrorEvent {
-                        code: ErrorCode::RateLimited,
-                        message: format!("{}: too many events before joining", truncate(&name)),
-                    },
-                ),
-                Gate::Open { conn, limit } => {
-                    on_event(&event_state, limit, *conn, &socket, &name, data, ack);
+                Gate::Pending(_) => {
+                    emit_error(
+                        &event_state,
+                        &socket,
+                        ErrorEvent {
+                            code: ErrorCode::RateLimited,
+                            message: format!("{}: too many events before joining", truncate(&name)),
+                        },
+                    );
+                    None
                 }
-                Gate::Closed => {}
-            }
-            std::future::ready(())
+                Gate::Open { conn, role, limit } => {
+                    let admitted = Admitted {
+                        conn: *conn,
+                        role: *role,
+                        limit,
+                    };
+                    on_event(&event_state, &admitted, &socket, &name, data, ack)
+                }
+                Gate::Closed => None,
+            };
+            drop(gate);
+            // socketioxide spawns the returned future: the acknowledgement waits there for
+            // the engine task's answer, not in this handler.
+            acknowledge(pending)
         },
     );
     socket.on_disconnect(move |_socket: SocketRef| {
@@ -140,11 +213,18 @@ fn install_gate(state: AppState, socket: SocketRef) {
     });
 }
 
-fn emit_error(state: &AppState, socket: &SocketRef, error: ErrorEvent) {
+async fn acknowledge(pending: Option<PendingAck>) {
+    if let Some(pending) = pending {
+        pending.send().await;
+    }
+}
+
+fn emit_error(state: &AppState, socket: &SocketRef, error: ErrorEvent) -> Arc<Encoded> {
     state.metrics.count_error(error.code);
     let encoded = Encoded::new(&HubEvent::Error(error));
     // A closed socket cannot be told anything.
     let _ = socket.emit(encoded.name, &*encoded.payload);
+    encoded
 }
 
 fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
@@ -170,9 +250,10 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
         Err(error) => return refuse(error),
     };
     let conn = state.next_conn_id();
+    let role = identity.role;
     let opened = Input::Open {
         conn,
-        outbox: Outbox::SocketIo(socket.clone()),
+        peer: Arc::new(SocketIoPeer(socket.clone())),
         identity,
     };
     // Hold the gate while the connection opens so events arriving meanwhile queue behind the
@@ -198,6 +279,7 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
         &mut *gate,
         Gate::Open {
             conn,
+            role,
             limit: limit.clone(),
         },
     ) {
@@ -211,43 +293,70 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
             return;
         }
     };
+    let admitted = Admitted {
+        conn,
+        role,
+        limit: &limit,
+    };
     for HeldEvent { name, data, ack } in held {
-        on_event(&state, &limit, conn, &socket, &name, data, ack);
+        if let Some(pending) = on_event(&state, &admitted, &socket, &name, data, ack) {
+            tokio::spawn(pending.send());
+        }
     }
 }
 
+/// An admitted connection, as its events need it.
+struct Admitted<'a> {
+    conn: ConnId,
+    role: Role,
+    limit: &'a Mutex<RateLimit>,
+}
+
 /// One event from a Socket.IO client: checked at the edge, then handed to the engine without
-/// waiting (a full engine queue is answered with `rate_limited`, never dropped silently).
+/// waiting (a full engine queue is answered with `rate_limited`, never dropped silently). The
+/// acknowledgement to send once the engine task answers, if it got the event.
 fn on_event(
     state: &AppState,
-    limit: &Mutex<RateLimit>,
-    conn: ConnId,
+    admitted: &Admitted<'_>,
     socket: &SocketRef,
     name: &str,
     data: Result<Value, socketioxide::ParserError>,
     ack: AckSender,
-) {
+) -> Option<PendingAck> {
     // An event without arguments (the original `leave_session`) has no first element to
     // read; it carries no data. Events that need data then get `invalid_payload` naming it.
     let data = data.unwrap_or(Value::Null);
     // Size as the client sent it, give or take the framing: the re-serialised JSON.
     let len_bytes = serde_json::to_string(&data).map_or(usize::MAX, |text| text.len() + name.len());
     let checked = {
-        let mut limit = limit
+        let mut limit = admitted
+            .limit
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         check_inbound(&mut limit, len_bytes)
     };
     if let Err(error) = checked {
         emit_error(state, socket, error);
-        return;
+        return None;
     }
-    match ClientEvent::decode(name, &first_argument(data)) {
-        Ok(event) => {
+    let event = match ClientEvent::decode(name, &first_argument(data)) {
+        Ok(event) => event,
+        Err(error) => {
+            emit_error(state, socket, error.to_error_event());
+            return None;
+        }
+    };
+    let answered_by = answered_by(&event);
+    match route(state, admitted.role, event) {
+        Routed::Engine(input) => {
+            let (answer, answered) = oneshot::channel();
             let input = Input::Client {
-                conn,
-                event,
-                ack: Some(Ack(ack)),
+                conn: admitted.conn,
+                input,
+                reply: Some(Reply {
+                    answered_by,
+                    answer,
+                }),
             };
             if state.engine.inputs.try_send(input).is_err() {
                 let error = ErrorEvent {
@@ -255,9 +364,19 @@ fn on_event(
                     message: format!("{}: the hub is busy; send it again shortly", truncate(name)),
                 };
                 emit_error(state, socket, error);
+                return None;
             }
+            Some(PendingAck {
+                answer: answered,
+                ack,
+            })
         }
-        Err(error) => emit_error(state, socket, error.to_error_event()),
+        Routed::Refused(error) => {
+            let encoded = emit_error(state, socket, error);
+            // The refusal answers the acknowledgement too, as every `error` does.
+            let _ = ack.send(&*encoded.payload);
+            None
+        }
     }
 }
 

@@ -3,23 +3,27 @@
 //! event; a client that sends neither is anonymous (fine when the room needs no code).
 //!
 //! Each connection is two tasks: this reader, which validates every frame and forwards good
-//! events to the engine task, and a writer that drains the connection's bounded outbox.
+//! events to the engine task, and a writer that drains the connection's bounded outbox — the
+//! [`Peer`] the engine task sends through.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
-use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, HubEvent};
+use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, HubEvent, Role};
 use tokio::sync::mpsc;
 
-use super::edge::{admit, check_inbound};
-use super::metrics::Metrics;
+use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route};
+use super::guards::RateLimit;
 use super::{AppState, client_ip};
-use crate::connections::{ConnId, Encoded, Outbox, RateLimit, WS_OUTBOX_CAPACITY, WsOut};
+use crate::encoded::Encoded;
 use crate::engine_task::Input;
+use crate::metrics::Metrics;
+use crate::peer::{ConnId, Peer, SendFailure};
 
 /// Frames up to this size are read (and refused with `too_large` when over 64 KiB, the
 /// connection staying open); larger ones end the connection, so a client cannot make the
@@ -30,6 +34,34 @@ const MAX_READ_BYTES: usize = 2 * 1024 * 1024;
 /// reserved for every connection up front: 10 000 phones held 1.2 GiB of buffers for frames
 /// that are a few hundred bytes. The buffer still grows on demand up to [`MAX_READ_BYTES`].
 const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// What a `/ws` connection's writer task receives.
+#[derive(Debug, Clone)]
+enum WsOut {
+    Text(Utf8Bytes),
+    /// Send a close frame and end the connection (wrong room code, shutdown, slow client).
+    Close,
+}
+
+/// The engine task's way to one `/ws` connection: its bounded outbox.
+#[derive(Debug)]
+struct WsPeer(mpsc::Sender<WsOut>);
+
+impl Peer for WsPeer {
+    fn send(&self, event: &Arc<Encoded>) -> Result<(), SendFailure> {
+        self.0
+            .try_send(WsOut::Text(event.frame.clone()))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => SendFailure::Slow,
+                mpsc::error::TrySendError::Closed(_) => SendFailure::Closed,
+            })
+    }
+
+    fn close(&self) {
+        // A full queue means the writer is stuck: dropping the sender ends it too.
+        let _ = self.0.try_send(WsOut::Close);
+    }
+}
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -55,7 +87,7 @@ fn has_handshake_fields(query: &str) -> bool {
 async fn connection(state: AppState, socket: WebSocket, ip: IpAddr, query: Option<String>) {
     let conn = state.next_conn_id();
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::channel::<WsOut>(WS_OUTBOX_CAPACITY);
+    let (outbox, mut outgoing) = mpsc::channel::<WsOut>(OUTBOX_CAPACITY);
     let writer = tokio::spawn(async move {
         while let Some(out) = outgoing.recv().await {
             let result = match out {
@@ -153,24 +185,18 @@ async fn run(
             return;
         }
     };
+    let role = identity.role;
     let inputs = &state.engine.inputs;
     let opened = Input::Open {
         conn,
-        outbox: Outbox::Ws(outbox.clone()),
+        peer: Arc::new(WsPeer(outbox.clone())),
         identity,
     };
     if inputs.send(opened).await.is_err() {
         return;
     }
     if let Some(event) = first_event
-        && inputs
-            .send(Input::Client {
-                conn,
-                event,
-                ack: None,
-            })
-            .await
-            .is_err()
+        && !forward(state, conn, role, outbox, event).await
     {
         return;
     }
@@ -178,22 +204,44 @@ async fn run(
         if matches!(message, Message::Close(_)) {
             break;
         }
-        match decode(&message, &mut limit) {
-            None => {}
-            Some(Ok(event)) => {
-                let forwarded = inputs
-                    .send(Input::Client {
-                        conn,
-                        event,
-                        ack: None,
-                    })
-                    .await;
-                if forwarded.is_err() {
-                    break;
-                }
+        let engine_running = match decode(&message, &mut limit) {
+            None => true,
+            Some(Ok(event)) => forward(state, conn, role, outbox, event).await,
+            Some(Err(error)) => {
+                send_error(state, outbox, error);
+                true
             }
-            Some(Err(error)) => send_error(state, outbox, error),
+        };
+        if !engine_running {
+            break;
         }
     }
     let _ = inputs.send(Input::Closed { conn }).await;
+}
+
+/// Hands one event to the engine task (waiting while its queue is full) or answers it here;
+/// false when the engine task has stopped.
+async fn forward(
+    state: &AppState,
+    conn: ConnId,
+    role: Role,
+    outbox: &mpsc::Sender<WsOut>,
+    event: ClientEvent,
+) -> bool {
+    match route(state, role, event) {
+        Routed::Engine(input) => state
+            .engine
+            .inputs
+            .send(Input::Client {
+                conn,
+                input,
+                reply: None,
+            })
+            .await
+            .is_ok(),
+        Routed::Refused(error) => {
+            send_error(state, outbox, error);
+            true
+        }
+    }
 }

@@ -3,13 +3,39 @@
 //! turns analysis errors into messages that say what to do, and formats.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use clap::ValueEnum;
 use serde_json::{Value, json};
 use synchub_hrv::{AnalysisError, RecordingOptions, RecordingReport};
 
-use crate::cli::{AnalyzeArgs, ReportFormat};
-use crate::recording::{Recording, parse_recording};
+use super::recording::{Recording, parse_recording};
+
+/// `synchub analyze` flags.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// The recording to analyse.
+    pub file: PathBuf,
+    /// Output format: a table for people, or JSON for programs.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Skip artifact correction (to compare with tools that do none).
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Length of each coherence window, in seconds.
+    #[arg(long, default_value_t = 64.0)]
+    pub window_secs: f64,
+    /// Step between the starts of consecutive windows, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub step_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
 
 /// Runs the command: prints the report on stdout, notes on stderr.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {

@@ -1,9 +1,7 @@
-//! The command-line surface of `synchub` (clap derive). Each subcommand lives in its own module;
-//! this one only parses and dispatches.
+//! The command-line surface of `synchub` (clap derive). Each subcommand lives in its own module
+//! with its own arguments; this one only parses and dispatches.
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Sync Hub: live heart-rhythm coherence for groups in one room.
 #[derive(Debug, Parser)]
@@ -20,7 +18,7 @@ pub enum Command {
     /// Reads one RR interval per line (ms; `#` comments and blank lines allowed), or a CSV file
     /// whose header has an `rr` or `rr_ms` column (and optionally `time`/`timestamp`). Values that
     /// are all below 10 are taken as seconds.
-    Analyze(AnalyzeArgs),
+    Analyze(super::analyze::AnalyzeArgs),
     /// Run the hub for a real room: HTTP, Socket.IO and WebSocket server, mDNS, local store.
     ///
     /// Prints `synchub ready on http://<addr>:<port>` once it accepts connections, then the
@@ -28,60 +26,38 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Run a demo: a hub on 127.0.0.1 with a fresh data directory and a simulated room of
     /// participants, printing a live summary. Ctrl-C stops it.
-    Demo(crate::demo::DemoArgs),
+    #[cfg(feature = "demo")]
+    Demo(super::demo::DemoArgs),
     /// Push this hub's stored sessions to the central PostgreSQL (consented data only).
-    Sync(crate::sync_command::SyncArgs),
+    Sync(super::sync::SyncArgs),
     /// Research data: export consented data (central database or this hub), or serve one
     /// participant's data-access or erasure request.
     #[command(subcommand)]
-    Research(crate::research_command::ResearchCommand),
+    Research(super::research::ResearchCommand),
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
-    Ble(crate::ble_command::BleCommand),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AnalyzeArgs {
-    /// The recording to analyse.
-    pub file: PathBuf,
-    /// Output format: a table for people, or JSON for programs.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
-    /// Skip artifact correction (to compare with tools that do none).
-    #[arg(long)]
-    pub no_clean: bool,
-    /// Length of each coherence window, in seconds.
-    #[arg(long, default_value_t = 64.0)]
-    pub window_secs: f64,
-    /// Step between the starts of consecutive windows, in seconds.
-    #[arg(long, default_value_t = 5.0)]
-    pub step_secs: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Table,
-    Json,
+    Ble(super::ble::BleCommand),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Analyze(args) => crate::analyze::run(&args),
+        Command::Analyze(args) => super::analyze::run(&args),
         Command::Serve(args) => {
             init_logging();
             let config = crate::config::HubConfig::resolve(&args)?;
-            runtime()?.block_on(crate::serve::run(config))
+            runtime()?.block_on(super::serve::run(config))
         }
-        Command::Research(command) => crate::research_command::run(command),
-        Command::Ble(command) => crate::ble_command::run(command),
+        Command::Research(command) => super::research::run(command),
+        Command::Ble(command) => super::ble::run(command),
         Command::Sync(args) => {
             init_logging();
-            runtime()?.block_on(crate::sync_command::run(args))
+            runtime()?.block_on(super::sync::run(args))
         }
+        #[cfg(feature = "demo")]
         Command::Demo(args) => {
             init_logging();
-            runtime()?.block_on(crate::demo::run(args))
+            runtime()?.block_on(super::demo::run(args))
         }
     }
 }

@@ -16,6 +16,7 @@ use synchub_session::{PhaseDurations, ScheduleConfig};
 use synchub_sim::crowd::{Crowd, CrowdConfig};
 
 use crate::config::{DEFAULT_PORT, HubConfig, Phases, random_room_code};
+use crate::convert;
 use crate::discovery::MdnsScope;
 use crate::engine_task::{AdminCommand, RoomView};
 use crate::serve::{self, RunningHub};
@@ -105,13 +106,13 @@ fn demo_config(
     })
 }
 
-/// `phase · participants · group coherence` from the hub's live view.
-fn summary_line(view: &RoomView, crowd: &Crowd, elapsed: Duration) -> String {
+/// `phase · participants · group coherence` from the hub's live view at `now_ms`.
+fn summary_line(view: &RoomView, now_ms: i64, crowd: &Crowd, elapsed: Duration) -> String {
     let stats = crowd.snapshot();
     let room = match (&view.session, &view.group) {
         (Some(session), Some(group)) if group.session_id == session.session_id => {
-            let phase = crate::convert::phase(session.phase);
-            let left_secs = (session.phase_ends_at_ms - crate::engine_task::now_ms()).max(0) / 1000;
+            let phase = convert::phase(session.phase);
+            let left_secs = (session.phase_ends_at_ms - now_ms).max(0) / 1000;
             format!(
                 "phase {} ({left_secs} s left) · participants {} ({} active) · group coherence {:.1} (peak {:.1})",
                 serde_json::to_value(phase)
@@ -201,7 +202,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             _ = ticker.tick() => {
                 keep_a_session_running(&hub).await;
                 let view = hub.state.engine.view.borrow().clone();
-                println!("{}", summary_line(&view, &crowd, started.elapsed()));
+                let now_ms = hub.state.engine.clock.wall_ms();
+                println!("{}", summary_line(&view, now_ms, &crowd, started.elapsed()));
                 if deadline.is_some_and(|deadline| started.elapsed() >= deadline) {
                     break;
                 }

@@ -1,0 +1,13 @@
+//! The `synchub` command line: [`cli`] parses and dispatches; every other module here is one
+//! subcommand, owning its arguments and its output. The hub itself (`serve`) is the library's;
+//! these modules only call into it and print.
+
+pub mod analyze;
+pub mod ble;
+pub mod cli;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod recording;
+pub mod research;
+pub mod serve;
+pub mod sync;
