@@ -16,6 +16,8 @@
 //! - [`Store::export`] / [`Store::export_participant`]: research export (CSV, JSON, Parquet and
 //!   plain RR files) and a participant's own data; [`Store::erase_participant`]: the right to
 //!   erasure, with a tombstone for central sync.
+//! - [`catalogue`]: every table the export writes or central sync pushes, with its columns, key,
+//!   owner and consent rule; the export and `synchub-cloud` build their statements from it.
 //!
 //! # Invariants
 //!
@@ -83,6 +85,7 @@
 //! # }
 //! ```
 
+pub mod catalogue;
 mod codes;
 mod data_dir;
 mod export;
