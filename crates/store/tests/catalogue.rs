@@ -58,7 +58,7 @@ fn every_catalogued_table_has_the_columns_of_the_sqlite_migrations() {
         .collect();
     assert!(
         differences.is_empty(),
-        "crates/store/src/catalogue.rs and migrations/sqlite/ disagree; correct the catalogue, \
+        "crates/store/src/catalogue/tables.rs and migrations/sqlite/ disagree; correct the catalogue, \
          or add a migration:\n{}",
         differences.join("\n")
     );
@@ -80,7 +80,7 @@ fn every_sqlite_table_is_catalogued_or_known_to_stay_on_the_hub() {
         .collect();
     assert!(
         unknown.is_empty(),
-        "tables neither in crates/store/src/catalogue.rs nor known to stay on the hub: {unknown:?}; \
+        "tables neither in crates/store/src/catalogue/tables.rs nor known to stay on the hub: {unknown:?}; \
          catalogue them if the export or central sync should carry them, else list them here"
     );
 }
