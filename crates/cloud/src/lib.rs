@@ -96,10 +96,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("writing Parquet: {0}")]
-    Parquet(#[from] parquet::errors::ParquetError),
-    #[error("building Arrow arrays: {0}")]
-    Arrow(#[from] arrow_schema::ArrowError),
+    /// Writing an export file (the store's table-file writer); names the file.
+    #[error(transparent)]
+    ExportFile(#[from] synchub_store::Error),
     #[error("writing the export: {0}")]
     Export(String),
 }

@@ -5,8 +5,9 @@
 //! Parquet buffers one record batch.
 //!
 //! How a value is written depends on the format alone, so both exports write the same text for
-//! the same value: CSV leaves NULL empty, JSON writes non-finite reals as `null` (JSON has no
-//! other form for them), Parquet columns are typed by [`FileKind`].
+//! the same value: CSV leaves NULL empty and writes booleans `t`/`f`, PostgreSQL's text form,
+//! which the central research export's files have always used; JSON writes non-finite reals as
+//! `null` (JSON has no other form for them); Parquet columns are typed by [`FileKind`].
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -191,9 +192,9 @@ impl TableFile {
                     FileValue::Text(text) => text,
                     FileValue::Boolean(flag) => {
                         if *flag {
-                            "true"
+                            "t"
                         } else {
-                            "false"
+                            "f"
                         }
                     }
                 };
