@@ -4,20 +4,18 @@
 //! Everything is read in one `REPEATABLE READ` read-only transaction, so the counts in the
 //! manifest describe exactly the rows in the files even while hubs keep pushing. Only the views
 //! are read: they are the documented research interface and hold consented participants only.
+//! The files are written by the store's `TableFile`, the writer of the hub's own research export,
+//! so a value reads the same in both.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
 use futures_util::{StreamExt, pin_mut};
-use parquet::arrow::ArrowWriter;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use synchub_store::{ExportFormat, FileColumn, FileKind, FileValue, TableFile};
 use tokio_postgres::types::Type;
 use tokio_postgres::{IsolationLevel, Row, Transaction};
 
@@ -33,9 +31,6 @@ pub const RESEARCH_VIEWS: &[&str] = &[
     "synchronization_pairs",
 ];
 
-/// Rows per Parquet record batch.
-const PARQUET_BATCH_ROWS: usize = 65_536;
-
 /// File format of a research export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,10 +40,11 @@ pub enum ResearchFormat {
 }
 
 impl ResearchFormat {
-    fn extension(self) -> &'static str {
+    /// The store's file writer writes both formats.
+    fn file_format(self) -> ExportFormat {
         match self {
-            Self::Csv => "csv",
-            Self::Parquet => "parquet",
+            Self::Csv => ExportFormat::Csv,
+            Self::Parquet => ExportFormat::Parquet,
         }
     }
 }
@@ -127,12 +123,10 @@ pub async fn research_export(
     let mut files = Vec::with_capacity(RESEARCH_VIEWS.len());
     for view in RESEARCH_VIEWS {
         let select = select_for(&transaction, view, &filter).await?;
-        let file = format!("{view}.{}", request.format.extension());
+        let format = request.format.file_format();
+        let file = format!("{view}.{}", format.name());
         let path = request.out_dir.join(&file);
-        let rows = match request.format {
-            ResearchFormat::Csv => write_csv(&transaction, &select, &path).await?,
-            ResearchFormat::Parquet => write_parquet(&transaction, &select, &path).await?,
-        };
+        let rows = write_view(&transaction, &select, &path, format).await?;
         let (bytes, sha256) = checksum(&path)?;
         files.push(ExportedFile {
             view: format!("research.{view}"),
@@ -192,7 +186,7 @@ fn session_filter(request: &ResearchExportRequest) -> String {
 /// The view's columns with ids and times turned to text, for the selected sessions.
 struct Select {
     sql: String,
-    columns: Vec<(String, Type)>,
+    columns: Vec<FileColumn>,
 }
 
 async fn select_for(
@@ -207,15 +201,18 @@ async fn select_for(
     let mut columns = Vec::new();
     for column in probe.columns() {
         let name = column.name();
-        let (expression, exported_type) = match *column.type_() {
-            Type::UUID => (format!("v.{name}::text"), Type::TEXT),
-            Type::TIMESTAMPTZ => (format!("to_json(v.{name}) #>> '{{}}'"), Type::TEXT),
-            Type::INT2 | Type::INT4 => (format!("v.{name}::int8"), Type::INT8),
-            Type::FLOAT4 | Type::NUMERIC => (format!("v.{name}::float8"), Type::FLOAT8),
-            ref other => (format!("v.{name}"), other.clone()),
+        let (expression, kind) = match *column.type_() {
+            Type::TIMESTAMPTZ => (format!("to_json(v.{name}) #>> '{{}}'"), FileKind::Text),
+            Type::INT2 | Type::INT4 | Type::INT8 => (format!("v.{name}::int8"), FileKind::Integer),
+            Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => {
+                (format!("v.{name}::float8"), FileKind::Real)
+            }
+            Type::BOOL => (format!("v.{name}"), FileKind::Boolean),
+            // Ids (uuid) and anything else: their text form.
+            _ => (format!("v.{name}::text"), FileKind::Text),
         };
         expressions.push(format!("{expression} AS {name}"));
-        columns.push((name.to_owned(), exported_type));
+        columns.push(FileColumn::new(name, kind));
     }
     let sql = format!(
         "SELECT {} FROM research.{view} v WHERE v.session_id IN \
@@ -225,122 +222,45 @@ async fn select_for(
     Ok(Select { sql, columns })
 }
 
-async fn write_csv(
+/// Streams the selected rows into a new file at `path` (the store's table-file writer, shared
+/// with the hub's own export); returns how many rows it wrote.
+async fn write_view(
     transaction: &Transaction<'_>,
     select: &Select,
     path: &Path,
+    format: ExportFormat,
 ) -> Result<u64, Error> {
-    // The snapshot is shared by the count and the COPY (REPEATABLE READ), so they agree.
-    let rows: i64 = transaction
-        .query_one(&format!("SELECT count(*) FROM ({}) x", select.sql), &[])
-        .await?
-        .get(0);
-    let stream = transaction
-        .copy_out(&format!(
-            "COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)",
-            select.sql
-        ))
-        .await?;
-    pin_mut!(stream);
-    let io_error = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = BufWriter::new(File::create(path).map_err(io_error)?);
-    while let Some(chunk) = stream.next().await {
-        file.write_all(&chunk?).map_err(io_error)?;
-    }
-    file.flush().map_err(io_error)?;
-    Ok(u64::try_from(rows).unwrap_or(0))
-}
-
-async fn write_parquet(
-    transaction: &Transaction<'_>,
-    select: &Select,
-    path: &Path,
-) -> Result<u64, Error> {
-    let fields: Vec<Field> = select
-        .columns
-        .iter()
-        .map(|(name, column_type)| Field::new(name, arrow_type(column_type), true))
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let file = File::create(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), None)?;
+    let mut file = TableFile::create(path, format, select.columns.clone())?;
     let stream = transaction
         .query_raw(&select.sql, std::iter::empty::<i64>())
         .await?;
     pin_mut!(stream);
-    let mut rows = Vec::with_capacity(PARQUET_BATCH_ROWS);
-    let mut total = 0_u64;
     while let Some(row) = stream.next().await {
-        rows.push(row?);
-        if rows.len() == PARQUET_BATCH_ROWS {
-            writer.write(&record_batch(&schema, &select.columns, &rows)?)?;
-            total += rows.len() as u64;
-            rows.clear();
+        let row = row?;
+        for (index, column) in select.columns.iter().enumerate() {
+            file.push(file_value(&row, index, column.kind)?)?;
         }
+        file.end_row()?;
     }
-    if !rows.is_empty() || total == 0 {
-        writer.write(&record_batch(&schema, &select.columns, &rows)?)?;
-        total += rows.len() as u64;
-    }
-    writer.close()?;
-    Ok(total)
+    Ok(file.finish()?)
 }
 
-fn arrow_type(column_type: &Type) -> DataType {
-    match *column_type {
-        Type::INT8 => DataType::Int64,
-        Type::FLOAT8 => DataType::Float64,
-        Type::BOOL => DataType::Boolean,
-        _ => DataType::Utf8,
-    }
-}
-
-fn record_batch(
-    schema: &Arc<Schema>,
-    columns: &[(String, Type)],
-    rows: &[Row],
-) -> Result<RecordBatch, Error> {
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-    for (index, (_, column_type)) in columns.iter().enumerate() {
-        let array: ArrayRef = match arrow_type(column_type) {
-            DataType::Int64 => {
-                let mut builder = Int64Builder::with_capacity(rows.len());
-                for row in rows {
-                    builder.append_option(row.try_get::<_, Option<i64>>(index)?);
-                }
-                Arc::new(builder.finish())
-            }
-            DataType::Float64 => {
-                let mut builder = Float64Builder::with_capacity(rows.len());
-                for row in rows {
-                    builder.append_option(row.try_get::<_, Option<f64>>(index)?);
-                }
-                Arc::new(builder.finish())
-            }
-            DataType::Boolean => {
-                let mut builder = BooleanBuilder::with_capacity(rows.len());
-                for row in rows {
-                    builder.append_option(row.try_get::<_, Option<bool>>(index)?);
-                }
-                Arc::new(builder.finish())
-            }
-            _ => {
-                let mut builder = StringBuilder::new();
-                for row in rows {
-                    builder.append_option(row.try_get::<_, Option<String>>(index)?);
-                }
-                Arc::new(builder.finish())
-            }
-        };
-        arrays.push(array);
-    }
-    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
+/// Column `index` of `row`, of the kind [`select_for`] cast it to.
+fn file_value(row: &Row, index: usize, kind: FileKind) -> Result<FileValue<'_>, Error> {
+    Ok(match kind {
+        FileKind::Integer => row
+            .try_get::<_, Option<i64>>(index)?
+            .map_or(FileValue::Null, FileValue::Integer),
+        FileKind::Real => row
+            .try_get::<_, Option<f64>>(index)?
+            .map_or(FileValue::Null, FileValue::Real),
+        FileKind::Boolean => row
+            .try_get::<_, Option<bool>>(index)?
+            .map_or(FileValue::Null, FileValue::Boolean),
+        FileKind::Text => row
+            .try_get::<_, Option<&str>>(index)?
+            .map_or(FileValue::Null, |text| FileValue::Text(text.into())),
+    })
 }
 
 fn checksum(path: &Path) -> Result<(u64, String), Error> {

@@ -7,11 +7,13 @@
 //!   database: per table, in dependency order, batches of rows after the central watermark go
 //!   through binary `COPY` into a staging table and `INSERT … ON CONFLICT DO NOTHING`, and the
 //!   watermark advances in the same transaction. Ends with a count check. [`watch`] repeats it
-//!   with backoff for the hub's background sync.
+//!   with backoff for the hub's background sync. The tables and every statement about them come
+//!   from the store's catalogue (`synchub_store::catalogue`).
 //! - [`migrate`]: the central schema from `migrations/postgres/`, then the guarded TimescaleDB
 //!   step (see the `schema` module).
 //! - [`research_export`]: the researcher's pull from the `research.*` views, as CSV or Parquet
-//!   with a `manifest.json` of counts and checksums.
+//!   (written by the store's `TableFile`, like the hub's own export) with a `manifest.json` of
+//!   counts and checksums.
 //!
 //! # Why `tokio-postgres`
 //!
@@ -96,10 +98,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("writing Parquet: {0}")]
-    Parquet(#[from] parquet::errors::ParquetError),
-    #[error("building Arrow arrays: {0}")]
-    Arrow(#[from] arrow_schema::ArrowError),
+    /// Writing an export file (the store's table-file writer); names the file.
+    #[error(transparent)]
+    ExportFile(#[from] synchub_store::Error),
     #[error("writing the export: {0}")]
     Export(String),
 }

@@ -135,7 +135,7 @@ pub async fn push(
     register_hub(&client, hub_id, hub_created_at_ms).await?;
 
     let mut tables = Vec::with_capacity(TABLES.len());
-    for spec in TABLES {
+    for spec in TABLES.iter() {
         tables.push(
             push_table(
                 &mut client,
@@ -236,10 +236,8 @@ async fn push_table(
             break;
         }
         let batch = local.read(spec, watermark, horizon, batch_rows).await?;
-        transaction.batch_execute(&spec.create_staging()).await?;
-        let sink = transaction
-            .copy_in(&format!("COPY {} FROM STDIN BINARY", spec.staging_name()))
-            .await?;
+        transaction.batch_execute(&spec.create_staging).await?;
+        let sink = transaction.copy_in(&spec.copy_in).await?;
         let writer = BinaryCopyInWriter::new(sink, &types);
         pin_mut!(writer);
         let width = spec.columns.len();
@@ -250,9 +248,9 @@ async fn push_table(
             writer.as_mut().write(&row).await?;
         }
         writer.finish().await?;
-        transaction.execute(spec.insert, &[&hub_id]).await?;
-        for statement in spec.after_insert {
-            transaction.execute(*statement, &[&hub_id]).await?;
+        transaction.execute(&spec.insert, &[&hub_id]).await?;
+        for statement in &spec.after_insert {
+            transaction.execute(statement, &[&hub_id]).await?;
         }
         transaction
             .execute(
@@ -279,7 +277,7 @@ async fn verify_counts(
     hub_id: uuid::Uuid,
 ) -> Result<Vec<TableCount>, Error> {
     let mut counts = Vec::with_capacity(TABLES.len());
-    for spec in TABLES {
+    for spec in TABLES.iter() {
         let watermark: i64 = client
             .query_opt(
                 "SELECT watermark FROM hub_sync_state WHERE hub_id = $1 AND table_name = $2",
@@ -510,7 +508,7 @@ impl LocalSource {
                 connection.query_row(&format!("SELECT max(id) FROM {}", spec.name), [], |row| {
                     row.get(0)
                 })?;
-            let running: Option<i64> = match spec.running_min_id {
+            let running: Option<i64> = match &spec.running_min_id {
                 Some(sql) => connection.query_row(sql, [], |row| row.get(0))?,
                 None => None,
             };
@@ -540,7 +538,7 @@ impl LocalSource {
                 Some(first) if first <= horizon => horizon.min(first.saturating_add(span - 1)),
                 _ => horizon,
             };
-            let mut statement = connection.prepare_cached(spec.local_select)?;
+            let mut statement = connection.prepare_cached(&spec.local_select)?;
             let mut rows = statement.query([watermark, upper])?;
             let mut batch = Batch {
                 values: Vec::new(),
@@ -569,7 +567,7 @@ impl LocalSource {
     /// (eligible rows with id <= watermark, all eligible rows).
     async fn count(&self, spec: &'static TableSpec, watermark: i64) -> Result<(u64, u64), Error> {
         self.run(move |connection| {
-            let mut statement = connection.prepare_cached(spec.local_count)?;
+            let mut statement = connection.prepare_cached(&spec.local_count)?;
             let below: i64 = statement.query_row([watermark], |row| row.get(0))?;
             let all: i64 = statement.query_row([i64::MAX], |row| row.get(0))?;
             Ok((

@@ -1,144 +1,58 @@
-//! A recorded session arrives centrally row for row, a second sync moves nothing, and a running
-//! session waits until it ends.
+//! A recorded session arrives centrally row for row and value for value, a second sync moves
+//! nothing, and a running session waits until it ends.
+
+use synchub_store::catalogue::{self, Origin, Owner, Table, ValueKind};
 
 use crate::util::{
     Hub, Kind, SessionPlan, TestDatabase, assert_counts_agree, central_rows, local_rows, options,
     record_session,
 };
 
-/// (local SQL, central SQL, column kinds) for every synced table, all rows of a fully consented hub.
-const TABLES: &[(&str, &str, &[Kind])] = &[
+/// The local and central queries that read back every value sync carries for `table` (its
+/// columns and its central time columns, to the millisecond), in id order, with the kinds to
+/// compare them as.
+fn round_trip(table: &Table) -> (String, String, Vec<Kind>) {
+    let (mut local, mut central, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+    for column in table.travelling_columns() {
+        let local_value = match column.origin {
+            Origin::Stored => format!("t.{}", column.name),
+            Origin::Owner(expression) => expression.to_owned(),
+        };
+        if column.central {
+            let (central_value, kind) = match column.kind {
+                ValueKind::Integer => (column.name.to_owned(), Kind::Int),
+                ValueKind::Boolean => (format!("{}::int4::int8", column.name), Kind::Int),
+                ValueKind::Real => (column.name.to_owned(), Kind::Float),
+                ValueKind::Text => (column.name.to_owned(), Kind::Text),
+                ValueKind::Uuid | ValueKind::Bytes => {
+                    (format!("{}::text", column.name), Kind::Text)
+                }
+            };
+            local.push(local_value.clone());
+            central.push(central_value);
+            kinds.push(kind);
+        }
+        if let Some(time) = column.central_time {
+            local.push(format!("round({local_value})"));
+            central.push(format!("round(extract(epoch FROM {time}) * 1000)::float8"));
+            kinds.push(Kind::Float);
+        }
+    }
     (
-        "SELECT id, session_id, mode, started_at_ms, ended_at_ms, duration_ms, participant_count, \
-         average_coherence, secs_high, average_synchrony FROM sessions ORDER BY id",
-        "SELECT id, session_id::text, mode, started_at_ms, ended_at_ms, duration_ms, \
-         participant_count, average_coherence, secs_high, average_synchrony FROM sessions ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Text,
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-        ],
-    ),
-    (
-        "SELECT id, session_ref, phase, started_at_ms, ends_at_ms FROM session_phases ORDER BY id",
-        "SELECT id, session_ref, phase, started_at_ms, ends_at_ms FROM session_phases ORDER BY id",
-        &[Kind::Int, Kind::Int, Kind::Text, Kind::Int, Kind::Int],
-    ),
-    (
-        "SELECT id, session_ref, participant_id, pseudonym, intention, device, joined_at_ms, \
-         left_at_ms, peak_coherence, high_coherence_secs FROM session_participants ORDER BY id",
-        "SELECT id, session_ref, participant_id::text, pseudonym, intention, device, joined_at_ms, \
-         left_at_ms, peak_coherence, high_coherence_secs FROM session_participants ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Int,
-            Kind::Text,
-            Kind::Text,
-            Kind::Text,
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-            Kind::Float,
-        ],
-    ),
-    (
-        "SELECT id, participant_ref, time_ms, rr_ms, artifact FROM rr_intervals ORDER BY id",
-        "SELECT id, participant_ref, time_ms, rr_ms, artifact::int4::int8 FROM rr_intervals ORDER BY id",
-        &[Kind::Int, Kind::Int, Kind::Float, Kind::Float, Kind::Int],
-    ),
-    (
-        "SELECT id, participant_ref, at_ms, source, algorithm, score, ratio, peak_hz, \
-         breaths_per_min, hr_bpm, mean_rr_ms, sdnn_ms, rmssd_ms, artifact_fraction, quality \
-         FROM hrv_metrics ORDER BY id",
-        "SELECT id, participant_ref, at_ms, source, algorithm, score, ratio, peak_hz, \
-         breaths_per_min, hr_bpm, mean_rr_ms, sdnn_ms, rmssd_ms, artifact_fraction, quality \
-         FROM hrv_metrics ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Text,
-            Kind::Text,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Text,
-        ],
-    ),
-    (
-        "SELECT id, session_ref, at_ms, phase, participant_count, active_count, average_coherence, \
-         median_coherence, std_coherence, peak_coherence, coherence_phase, distribution_low, \
-         distribution_medium, distribution_high, synchrony_index \
-         FROM group_coherence_snapshots ORDER BY id",
-        "SELECT id, session_ref, at_ms, phase, participant_count, active_count, average_coherence, \
-         median_coherence, std_coherence, peak_coherence, coherence_phase, distribution_low, \
-         distribution_medium, distribution_high, synchrony_index \
-         FROM group_coherence_snapshots ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-        ],
-    ),
-    (
-        "SELECT id, session_ref, at_ms, participants, synchrony_index, surrogate_index, \
-         mean_strength, surrogate_mean_strength, pairs_sampled FROM synchrony_rounds ORDER BY id",
-        "SELECT id, session_ref, at_ms, participants, synchrony_index, surrogate_index, \
-         mean_strength, surrogate_mean_strength, pairs_sampled::int4::int8 FROM synchrony_rounds ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-            Kind::Int,
-        ],
-    ),
-    (
-        "SELECT id, round_ref, participant_a_ref, participant_b_ref, correlation, plv, strength \
-         FROM synchronization_pairs ORDER BY id",
-        "SELECT id, round_ref, participant_a_ref, participant_b_ref, correlation, plv, strength \
-         FROM synchronization_pairs ORDER BY id",
-        &[
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Int,
-            Kind::Float,
-            Kind::Float,
-            Kind::Float,
-        ],
-    ),
-];
+        format!(
+            "SELECT {} FROM {} t{} ORDER BY t.id",
+            local.join(", "),
+            table.name,
+            table.owner.joins()
+        ),
+        format!(
+            "SELECT {} FROM {} ORDER BY id",
+            central.join(", "),
+            table.name
+        ),
+        kinds,
+    )
+}
 
 fn consenting(people: usize) -> Vec<(usize, bool)> {
     (0..people).map(|person| (person, true)).collect()
@@ -177,11 +91,16 @@ async fn every_row_of_recorded_sessions_arrives_unchanged() {
                 && progress.rows == 3 * 4 * 450)
     );
     assert!(report.bytes() > 0);
-    for (local_sql, central_sql, kinds) in TABLES {
-        let local = local_rows(&hub, local_sql, kinds);
-        let central = central_rows(&database, central_sql, kinds).await;
+    // Every table but the tombstones (this hub erased nobody), every value sync carries.
+    for table in catalogue::TABLES
+        .iter()
+        .filter(|table| table.owner != Owner::Tombstone)
+    {
+        let (local_sql, central_sql, kinds) = round_trip(table);
+        let local = local_rows(&hub, &local_sql, &kinds);
+        let central = central_rows(&database, &central_sql, &kinds).await;
         assert!(!local.is_empty(), "{local_sql}");
-        assert_eq!(local, central, "{central_sql}");
+        assert_eq!(local, central, "{local_sql}\n{central_sql}");
     }
     let hub_id = hub.data_dir.hub_id().expect("hub id");
     assert_eq!(report.hub_id, hub_id);

@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stderr)]
 
+mod catalogue;
 mod consent;
 mod export;
 mod faults;

@@ -9,11 +9,12 @@
 
 use std::time::Instant;
 
-use synchub_session::ids::{ParticipantId, ResumeToken, SessionId};
-use synchub_session::record::{
-    BeatBatch, DeviceKind, ParticipantRow, Record, ScheduleMode, SessionRow, StoredBeat,
-};
+use synchub_session::ids::SessionId;
+use synchub_session::record::{BeatBatch, Record, ScheduleMode, SessionRow, StoredBeat};
 use synchub_store::{DataDir, Store, WriterConfig};
+
+#[path = "../tests/session_fixture.rs"]
+mod session_fixture;
 
 const PARTICIPANTS: usize = 200;
 
@@ -36,8 +37,9 @@ fn run(beats_per_batch: usize, total_beats: usize) {
     let session_id = SessionId(uuid::Uuid::now_v7());
     let started_at_ms = 1_780_000_000_000;
     let writer = store.writer();
-    writer
-        .send(Record::SessionOpened(SessionRow {
+    let participants = session_fixture::open_session(
+        &writer,
+        SessionRow {
             session_id,
             mode: ScheduleMode::Rolling,
             slot_start_ms: Some(started_at_ms),
@@ -46,26 +48,9 @@ fn run(beats_per_batch: usize, total_beats: usize) {
             active_secs: 720,
             integration_secs: 120,
             planned_end_ms: started_at_ms + 900_000,
-        }))
-        .expect("send");
-    let participants: Vec<ParticipantId> = (0..PARTICIPANTS)
-        .map(|n| {
-            let participant_id = ParticipantId(uuid::Uuid::now_v7());
-            writer
-                .send(Record::ParticipantJoined(ParticipantRow {
-                    session_id,
-                    participant_id,
-                    pseudonym: format!("{n:064x}"),
-                    intention: None,
-                    research_consent: true,
-                    device: DeviceKind::Sim,
-                    joined_at_ms: started_at_ms,
-                    resume_token: ResumeToken([n as u8; 16]),
-                }))
-                .expect("send");
-            participant_id
-        })
-        .collect();
+        },
+        (0..PARTICIPANTS).map(|n| format!("{n:064x}")),
+    );
     store.flush().expect("flush");
     let commits = store.commits();
     // Reports of the set-up commits.

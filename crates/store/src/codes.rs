@@ -13,11 +13,7 @@ pub(crate) fn mode(mode: ScheduleMode) -> &'static str {
 }
 
 pub(crate) fn mode_from(text: &str) -> Option<ScheduleMode> {
-    match text {
-        "rolling" => Some(ScheduleMode::Rolling),
-        "manual" => Some(ScheduleMode::Manual),
-        _ => None,
-    }
+    stored(&[ScheduleMode::Rolling, ScheduleMode::Manual], mode, text)
 }
 
 pub(crate) fn phase(phase: Phase) -> &'static str {
@@ -30,14 +26,13 @@ pub(crate) fn phase(phase: Phase) -> &'static str {
 }
 
 pub(crate) fn phase_from(text: &str) -> Option<Phase> {
-    [
+    let phases = [
         Phase::Preparation,
         Phase::Active,
         Phase::Integration,
         Phase::Complete,
-    ]
-    .into_iter()
-    .find(|candidate| phase(*candidate) == text)
+    ];
+    stored(&phases, phase, text)
 }
 
 pub(crate) fn device(device: DeviceKind) -> &'static str {
@@ -51,17 +46,16 @@ pub(crate) fn device(device: DeviceKind) -> &'static str {
     }
 }
 
+/// Text no known device is stored as reads back as `Unknown`.
 pub(crate) fn device_from(text: &str) -> DeviceKind {
-    [
+    let devices = [
         DeviceKind::Ios,
         DeviceKind::Android,
         DeviceKind::Web,
         DeviceKind::Ble,
         DeviceKind::Sim,
-    ]
-    .into_iter()
-    .find(|candidate| device(*candidate) == text)
-    .unwrap_or(DeviceKind::Unknown)
+    ];
+    stored(&devices, device, text).unwrap_or(DeviceKind::Unknown)
 }
 
 pub(crate) fn intention(intention: IntentionCategory) -> &'static str {
@@ -76,18 +70,23 @@ pub(crate) fn intention(intention: IntentionCategory) -> &'static str {
     }
 }
 
+/// Text no known category is stored as reads back as `Other`.
 pub(crate) fn intention_from(text: &str) -> IntentionCategory {
-    [
+    let intentions = [
         IntentionCategory::PhysicalHealing,
         IntentionCategory::EmotionalRelease,
         IntentionCategory::Anxiety,
         IntentionCategory::Abundance,
         IntentionCategory::Energy,
         IntentionCategory::Grief,
-    ]
-    .into_iter()
-    .find(|candidate| intention(*candidate) == text)
-    .unwrap_or(IntentionCategory::Other)
+    ];
+    stored(&intentions, intention, text).unwrap_or(IntentionCategory::Other)
+}
+
+/// The one of `values` stored as `text`. Reading back searches with the very function that
+/// writes, so the two directions cannot disagree.
+fn stored<T: Copy>(values: &[T], text_of: fn(T) -> &'static str, text: &str) -> Option<T> {
+    values.iter().copied().find(|value| text_of(*value) == text)
 }
 
 pub(crate) fn score_source(source: ScoreSource) -> &'static str {

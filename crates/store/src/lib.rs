@@ -16,6 +16,10 @@
 //! - [`Store::export`] / [`Store::export_participant`]: research export (CSV, JSON, Parquet and
 //!   plain RR files) and a participant's own data; [`Store::erase_participant`]: the right to
 //!   erasure, with a tombstone for central sync.
+//! - [`catalogue`]: every table the export writes or central sync pushes, with its columns, key,
+//!   owner and consent rule; the export and `synchub-cloud` build their statements from it.
+//! - [`TableFile`]: the one writer of CSV, JSON and Parquet table files, used by the export here
+//!   and by `synchub-cloud`'s research export.
 //!
 //! # Invariants
 //!
@@ -83,6 +87,7 @@
 //! # }
 //! ```
 
+pub mod catalogue;
 mod codes;
 mod data_dir;
 mod export;
@@ -90,6 +95,7 @@ mod reader;
 mod recovery;
 mod schema;
 mod store;
+mod table_file;
 mod writer;
 
 pub use data_dir::{AdminToken, DATA_DIR_ENV, DataDir, ORG_SECRET_ENV, OrgSecret};
@@ -100,6 +106,7 @@ pub use reader::{
 pub use recovery::RecoveredSession;
 pub use schema::applied_migrations;
 pub use store::Store;
+pub use table_file::{FileColumn, FileKind, FileValue, TableFile};
 pub use writer::{
     CommitReport, DurableBatch, ErasureReport, SendError, WriterConfig, WriterHandle,
 };

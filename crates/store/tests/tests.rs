@@ -5,6 +5,7 @@
 
 mod util;
 
+mod catalogue;
 mod crash;
 mod erasure;
 mod export;

@@ -10,11 +10,12 @@
 
 use std::io::Write as _;
 
-use synchub_session::ids::{ParticipantId, ResumeToken, SessionId};
-use synchub_session::record::{
-    BeatBatch, DeviceKind, ParticipantRow, Record, ScheduleMode, SessionRow, StoredBeat,
-};
+use synchub_session::ids::{ParticipantId, SessionId};
+use synchub_session::record::{BeatBatch, Record, ScheduleMode, SessionRow, StoredBeat};
 use synchub_store::{DataDir, Store, WriterConfig};
+
+#[path = "../../tests/session_fixture.rs"]
+mod session_fixture;
 
 const PARTICIPANTS: usize = 4;
 pub const BEATS_PER_BATCH: usize = 5;
@@ -41,8 +42,9 @@ fn main() {
         None => {
             let session_id = SessionId(uuid::Uuid::now_v7());
             let started_at_ms = 1_780_000_000_000;
-            writer
-                .send(Record::SessionOpened(SessionRow {
+            let participants = session_fixture::open_session(
+                &writer,
+                SessionRow {
                     session_id,
                     mode: ScheduleMode::Manual,
                     slot_start_ms: None,
@@ -51,26 +53,10 @@ fn main() {
                     active_secs: 86_400,
                     integration_secs: 0,
                     planned_end_ms: started_at_ms + 86_400_000,
-                }))
-                .expect("send");
-            let participants = (0..PARTICIPANTS)
-                .map(|n| {
-                    let participant_id = ParticipantId(uuid::Uuid::now_v7());
-                    writer
-                        .send(Record::ParticipantJoined(ParticipantRow {
-                            session_id,
-                            participant_id,
-                            pseudonym: format!("crash-child-{n}"),
-                            intention: None,
-                            research_consent: true,
-                            device: DeviceKind::Sim,
-                            joined_at_ms: started_at_ms,
-                            resume_token: ResumeToken([n as u8; 16]),
-                        }))
-                        .expect("send");
-                    (participant_id, 0)
-                })
-                .collect();
+                },
+                (0..PARTICIPANTS).map(|n| format!("crash-child-{n}")),
+            );
+            let participants = participants.into_iter().map(|id| (id, 0)).collect();
             (session_id, participants)
         }
     };
