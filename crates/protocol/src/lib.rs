@@ -69,13 +69,12 @@ pub mod schema;
 
 pub use client::{
     ClaimStrap, ClientEvent, JoinSession, RrIntervals, SetIntention, TimeSyncRequest,
-    UpdateCoherence,
+    UpdateCoherence, decode_ws_frame, decode_ws_frame_bytes,
 };
 pub use common::{
     CoherencePhase, Consent, Contribution, Device, DeviceKind, ErrorCode, Intention,
     IntentionCategory, SessionPhase, SignalQuality,
 };
-pub use envelope::{decode_ws_frame, decode_ws_frame_bytes};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use handshake::{HELLO_EVENT, Handshake, Role};
 pub use hub::{
