@@ -17,6 +17,9 @@
 //! - [`Handshake`]: who a connection is, from Socket.IO `auth`, the `hello` event or the query
 //!   string.
 //! - [`rest`]: HTTP bodies; [`schema::schema_files`]: the JSON Schemas.
+//! - [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`]: the coherence bands'
+//!   thresholds, the one copy the hub's analysis, the projector and (through the schema) the
+//!   web UI use.
 //!
 //! # Example
 //!
@@ -72,8 +75,9 @@ pub use client::{
     UpdateCoherence, decode_ws_frame, decode_ws_frame_bytes,
 };
 pub use common::{
-    CoherencePhase, Consent, Contribution, Device, DeviceKind, ErrorCode, Intention,
-    IntentionCategory, SessionPhase, SignalQuality,
+    CoherenceBands, CoherencePhase, Consent, Contribution, Device, DeviceKind, ErrorCode,
+    HIGH_COHERENCE_MIN_SCORE, Intention, IntentionCategory, MEDIUM_COHERENCE_MIN_SCORE,
+    SessionPhase, SignalQuality,
 };
 pub use error::{DecodeError, DecodeErrorKind};
 pub use handshake::{HELLO_EVENT, Handshake, Role};

@@ -5,7 +5,9 @@
 //! One file per payload: `client.<event>.json` for what clients send (validation contract),
 //! `hub.<event>.json` for what the hub sends (serialisation contract), `rest.<body>.json` for
 //! HTTP bodies, `handshake.json` for the handshake. `leave_session` has no payload and so no
-//! file.
+//! file. `coherence_bands.json` is no payload: it carries the coherence bands' thresholds as
+//! `const` values, so clients that generate code from these schemas (the web UI) take the
+//! numbers from here too.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
@@ -14,6 +16,7 @@ use serde_json::Value;
 use crate::client::{
     ClaimStrap, JoinSession, RrIntervals, SetIntention, TimeSyncRequest, UpdateCoherence,
 };
+use crate::common::CoherenceBands;
 use crate::handshake::Handshake;
 use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
@@ -114,6 +117,13 @@ pub fn schema_files() -> Vec<SchemaFile> {
             Direction::Accepted,
             "handshake.json".to_owned(),
             "Handshake: Socket.IO `auth`, the `hello` event's data on /ws, or the /ws query string."
+                .to_owned(),
+        ),
+        schema_file::<CoherenceBands>(
+            Direction::Emitted,
+            "coherence_bands.json".to_owned(),
+            "The coherence bands: low below `mediumMinScore`, medium from it to below \
+             `highMinScore`, high from that on. Not a payload: the thresholds, as constants."
                 .to_owned(),
         ),
         client_event::<JoinSession>("join_session"),
