@@ -15,11 +15,15 @@
 //! - [`HubEvent`]: hub → client, encoded once per broadcast as a WebSocket frame
 //!   ([`HubEvent::to_frame`]) or as a Socket.IO `(name, data)` pair ([`HubEvent::to_socketio`]).
 //! - [`Handshake`]: who a connection is, from Socket.IO `auth`, the `hello` event or the query
-//!   string.
+//!   string ([`Handshake::from_query`] reads it, [`Handshake::to_query`] writes it).
 //! - [`rest`]: HTTP bodies; [`schema::schema_files`]: the JSON Schemas.
 //! - [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`]: the coherence bands'
 //!   thresholds, the one copy the hub's analysis, the projector and (through the schema) the
 //!   web UI use.
+//! - The client side of the contract, once, for the hub's own clients (simulator, projector):
+//!   [`clock::ClockOffsetEstimate`] turns `time_sync` answers into the hub clock offset, and
+//!   [`discovery`] holds the mDNS service type and TXT keys that the hub writes and clients
+//!   read back into a [`discovery::AdvertisedHub`].
 //!
 //! # Example
 //!
@@ -60,7 +64,9 @@
 //!   messages of the original server, field by field.
 
 mod client;
+pub mod clock;
 mod common;
+pub mod discovery;
 mod envelope;
 mod error;
 mod handshake;
