@@ -16,7 +16,8 @@
 //!   ([`HubEvent::to_frame`]) or as a Socket.IO `(name, data)` pair ([`HubEvent::to_socketio`]).
 //! - [`Handshake`]: who a connection is, from Socket.IO `auth`, the `hello` event or the query
 //!   string ([`Handshake::from_query`] reads it, [`Handshake::to_query`] writes it).
-//! - [`rest`]: HTTP bodies; [`schema::schema_files`]: the JSON Schemas.
+//! - [`rest`]: HTTP bodies, every request and every reply; [`schema::schema_files`]: the JSON
+//!   Schemas.
 //! - [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`]: the coherence bands'
 //!   thresholds, the one copy the hub's analysis, the projector and (through the schema) the
 //!   web UI use.

@@ -4,10 +4,10 @@
 //!
 //! One file per payload: `client.<event>.json` for what clients send (validation contract),
 //! `hub.<event>.json` for what the hub sends (serialisation contract), `rest.<body>.json` for
-//! HTTP bodies, `handshake.json` for the handshake. `leave_session` has no payload and so no
-//! file. `coherence_bands.json` is no payload: it carries the coherence bands' thresholds as
-//! `const` values, so clients that generate code from these schemas (the web UI) take the
-//! numbers from here too.
+//! HTTP bodies (every request the hub reads and every reply it writes), `handshake.json` for the
+//! handshake. `leave_session` has no payload and so no file. `coherence_bands.json` is no
+//! payload: it carries the coherence bands' thresholds as `const` values, so clients that
+//! generate code from these schemas (the web UI) take the numbers from here too.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
@@ -23,9 +23,10 @@ use crate::hub::{
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
 };
 use crate::rest::{
-    ApiErrorBody, Health, HubInfo, LegacyErrorBody, PacerRequest, ParticipantList,
-    ResearchStatsBody, Schedule, SessionInfo, SessionList, StrapAssignRequest, StrapList,
-    SyncSettingsRequest,
+    ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
+    ParticipantExportBody, ParticipantList, ResearchExportBody, ResearchStatsBody, Schedule,
+    SessionCommandBody, SessionInfo, SessionList, Strap, StrapAssignRequest, StrapList,
+    SyncSettingsRequest, SyncStatus,
 };
 
 /// One generated schema and the file it belongs in.
@@ -152,6 +153,11 @@ pub fn schema_files() -> Vec<SchemaFile> {
             "session_list",
             "GET /api/sessions response (a bare array).",
         ),
+        rest_reply::<SessionCommandBody>(
+            "session_command",
+            "POST /api/sessions (status 201), POST /api/sessions/{id}/advance and \
+             POST /api/sessions/{id}/end response (facilitator): the session and its phase now.",
+        ),
         rest_reply::<LegacyErrorBody>(
             "legacy_error",
             "404 body of the original endpoints GET /api/sessions/current and GET /api/sessions/{id}.",
@@ -160,7 +166,8 @@ pub fn schema_files() -> Vec<SchemaFile> {
         rest_reply::<HubInfo>("hub_info", "GET /api/hub response (facilitator)."),
         rest_request::<Schedule>(
             "schedule",
-            "PUT /api/schedule request body (facilitator).",
+            "PUT /api/schedule request body (facilitator); the answer is the schedule in force, \
+             in the same shape.",
         ),
         rest_reply::<ParticipantList>(
             "participant_list",
@@ -174,14 +181,35 @@ pub fn schema_files() -> Vec<SchemaFile> {
             "sync_settings",
             "PUT /api/sync request body (facilitator).",
         ),
+        rest_reply::<SyncStatus>(
+            "sync_status",
+            "PUT /api/sync and POST /api/sync (status 202) response (facilitator); also the \
+             `sync` part of GET /api/hub.",
+        ),
         rest_reply::<StrapList>("strap_list", "GET /api/straps response (facilitator)."),
         rest_request::<StrapAssignRequest>(
             "strap_assign",
             "POST /api/straps/{id}/assign request body (facilitator).",
         ),
+        rest_reply::<Strap>(
+            "strap",
+            "POST /api/straps/{id}/assign response (facilitator): the strap, now assigned.",
+        ),
         rest_reply::<ResearchStatsBody>(
             "research_stats",
             "GET /api/research/stats response (original shape).",
+        ),
+        rest_reply::<ResearchExportBody>(
+            "research_export",
+            "GET /api/research/export?format=json response (facilitator): consented data only.",
+        ),
+        rest_reply::<ParticipantExportBody>(
+            "participant_export",
+            "GET /api/me/export response (the participant, with their resume token).",
+        ),
+        rest_reply::<ErasureBody>(
+            "erasure",
+            "DELETE /api/me response (the participant, with their resume token).",
         ),
     ]
 }
