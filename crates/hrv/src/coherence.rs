@@ -69,9 +69,9 @@ pub enum CoherencePhase {
 impl CoherencePhase {
     /// The phase of a score (NaN counts as low).
     pub fn from_score(score: f64) -> Self {
-        if score >= 60.0 {
+        if score >= synchub_protocol::HIGH_COHERENCE_MIN_SCORE {
             CoherencePhase::High
-        } else if score >= 40.0 {
+        } else if score >= synchub_protocol::MEDIUM_COHERENCE_MIN_SCORE {
             CoherencePhase::Medium
         } else {
             CoherencePhase::Low

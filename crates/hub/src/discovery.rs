@@ -2,16 +2,16 @@
 //! `_synchub._tcp.local.` (`mdns-sd`), and the LAN address for the join URL and QR code.
 //!
 //! The TXT record says how to connect (`sio=/socket.io/`, `ws=/ws`), the room's name, and
-//! whether a code is needed (`code=1`) — never the code itself.
+//! whether a code is needed (`code=1`) — never the code itself. Its keys and values are
+//! `synchub_protocol::discovery`'s, which the simulator and the projector read it back with;
+//! this module only runs the advertisement.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
+pub use synchub_protocol::discovery::SERVICE_TYPE;
 
 use crate::room::RoomSettings;
-
-/// The DNS-SD service type of a Sync Hub.
-pub const SERVICE_TYPE: &str = "_synchub._tcp.local.";
 
 /// Where the advertisement is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,15 +60,7 @@ fn service_info(
     port: u16,
     scope: MdnsScope,
 ) -> Result<ServiceInfo, mdns_sd::Error> {
-    let mut properties = vec![
-        ("v", "1".to_owned()),
-        ("sio", "/socket.io/".to_owned()),
-        ("ws", "/ws".to_owned()),
-        ("name", room.name.clone()),
-    ];
-    if room.code.is_some() {
-        properties.push(("code", "1".to_owned()));
-    }
+    let properties = synchub_protocol::discovery::txt_properties(&room.name, room.code.is_some());
     let info = match scope {
         MdnsScope::LoopbackOnly => ServiceInfo::new(
             SERVICE_TYPE,

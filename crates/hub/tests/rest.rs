@@ -396,7 +396,11 @@ async fn sessions_start_advance_and_end_on_command() {
     )
     .await;
     assert_eq!(advanced.status, StatusCode::OK, "{}", advanced.text);
-    assert_eq!(advanced.body["phase"], "active");
+    assert_eq!(
+        advanced.text,
+        format!(r#"{{"phase":"active","sessionId":"{id}"}}"#),
+        "the session command's reply, byte for byte"
+    );
     let other = call(
         &hub,
         "POST",
@@ -416,7 +420,10 @@ async fn sessions_start_advance_and_end_on_command() {
     )
     .await;
     assert_eq!(ended.status, StatusCode::OK);
-    assert_eq!(ended.body["phase"], "complete");
+    assert_eq!(
+        ended.text,
+        format!(r#"{{"phase":"complete","sessionId":"{id}"}}"#)
+    );
     // The ended session keeps its figures, as `session_complete` gave them, in the history.
     let history = call(&hub, "GET", "/api/sessions", None, None).await;
     let finished = history
@@ -449,6 +456,11 @@ async fn sessions_start_advance_and_end_on_command() {
     let started = call(&hub, "POST", "/api/sessions", Some(&token), None).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
     assert_ne!(started.body["sessionId"], id.as_str());
+    let new_id = started.body["sessionId"].as_str().unwrap();
+    assert_eq!(
+        started.text,
+        format!(r#"{{"phase":"preparation","sessionId":"{new_id}"}}"#)
+    );
     hub.hub.stop().await.unwrap();
 }
 
@@ -480,6 +492,15 @@ async fn research_stats_and_export_keep_their_shapes() {
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
     assert_eq!(export.body["success"], true);
     assert!(export.body["tables"].is_object());
+    assert!(
+        export.text.starts_with(r#"{"exportId":""#),
+        "the fields in the order the hub has always written them: {}",
+        export.text
+    );
+    assert_eq!(
+        keys(&export.body),
+        ["exportId", "participants", "sessions", "success", "tables"]
+    );
     let json_tables = keys(&export.body["tables"]);
     assert!(!json_tables.is_empty());
 
@@ -645,6 +666,11 @@ async fn a_participant_exports_and_erases_their_own_data_with_their_resume_token
     }
     let export = call(&hub, "GET", "/api/me/export", Some(&token), None).await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
+    assert!(
+        export.text.starts_with(r#"{"success":true,"tables":{"#),
+        "{}",
+        export.text
+    );
     assert_eq!(
         export.body["tables"]["rr_intervals"]
             .as_array()
@@ -660,6 +686,15 @@ async fn a_participant_exports_and_erases_their_own_data_with_their_resume_token
     let erased = call(&hub, "DELETE", "/api/me", Some(&token), None).await;
     assert_eq!(erased.status, StatusCode::OK, "{}", erased.text);
     assert_eq!(erased.body["erased"]["beatRows"], 30);
+    let erased_rows = &erased.body["erased"];
+    assert_eq!(
+        erased.text,
+        format!(
+            r#"{{"erased":{{"beatRows":30,"metricRows":{},"pairRows":{},"participantRows":1}},"success":true}}"#,
+            erased_rows["metricRows"], erased_rows["pairRows"]
+        ),
+        "the erasure's reply, byte for byte"
+    );
     // The token is spent: the participant has left and their data is gone.
     let again = call(&hub, "GET", "/api/me/export", Some(&token), None).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);

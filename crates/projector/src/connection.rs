@@ -10,19 +10,20 @@
 //! receives the room's broadcasts and sends nothing but `time_sync`, whose replies give the
 //! offset between this machine's clock and the hub's (needed to breathe in step with phones).
 //! It reconnects forever, backing off from 0.5 s to 10 s.
+//!
+//! The wire side of all this — the handshake's query string, the mDNS service type and TXT
+//! keys, the clock-offset estimate — is `synchub_protocol`'s; this module only does the waiting.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use mdns_sd::{ServiceDaemon, ServiceEvent};
-use synchub_protocol::{ClientEvent, HubEvent, TimeSyncRequest};
+use synchub_protocol::clock::ClockOffsetEstimate;
+use synchub_protocol::discovery::{AdvertisedHub, SERVICE_TYPE};
+use synchub_protocol::{ClientEvent, Handshake, HubEvent, Role, TimeSyncRequest};
 use tokio_tungstenite::tungstenite::Message;
-
-/// The service type every hub advertises over mDNS.
-pub const SERVICE_TYPE: &str = "_synchub._tcp.local.";
 
 /// Where the room's events come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,22 +39,13 @@ pub enum Source {
     Replay(PathBuf),
 }
 
-/// A hub found on the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscoveredHub {
-    /// The room name (TXT `name`, else the instance name).
-    pub room_name: String,
-    /// `http://address:port`.
-    pub url: String,
-}
-
 /// What the link is doing, for the "waiting for the hub" screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     /// Browsing mDNS for a hub.
     Discovering,
     /// Several hubs answered: the operator picks one (see [`Link::choose`]).
-    Choose(Vec<DiscoveredHub>),
+    Choose(Vec<AdvertisedHub>),
     /// Not connected; trying `url` again soon.
     Waiting {
         /// The hub being tried.
@@ -114,14 +106,6 @@ pub fn local_now_ms() -> f64 {
         .map_or(0.0, |elapsed| elapsed.as_secs_f64() * 1000.0)
 }
 
-/// `hub clock − local clock` from one `time_sync` round trip, assuming the reply was stamped
-/// half-way through it (NTP's assumption).
-pub fn clock_offset_ms(sent_local_ms: f64, received_local_ms: f64, hub_time_ms: u64) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let hub = hub_time_ms as f64;
-    hub - (sent_local_ms + received_local_ms) / 2.0
-}
-
 /// The `/ws` URL of a hub's base URL for a display: `http` becomes `ws`, `https` `wss`.
 pub fn display_ws_url(base: &str, room_code: Option<&str>) -> String {
     let base = base.trim_end_matches('/');
@@ -135,18 +119,12 @@ pub fn display_ws_url(base: &str, room_code: Option<&str>) -> String {
         format!("ws://{base}")
     };
     let base = base.trim_end_matches("/ws");
-    let mut url = format!("{base}/ws?role=display");
-    if let Some(code) = room_code {
-        url.push_str("&roomCode=");
-        for byte in code.bytes() {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                url.push(char::from(byte));
-            } else {
-                url.push_str(&format!("%{byte:02X}"));
-            }
-        }
-    }
-    url
+    let handshake = Handshake {
+        room_code: room_code.map(str::to_owned),
+        role: Role::Display,
+        ..Handshake::default()
+    };
+    format!("{base}/ws?{}", handshake.to_query())
 }
 
 fn run(source: Source, updates: &Sender<Update>, choices: &Receiver<usize>) {
@@ -187,7 +165,7 @@ fn discover(updates: &Sender<Update>, choices: &Receiver<usize>) -> Option<Strin
         }
     };
     let events = daemon.browse(SERVICE_TYPE).ok()?;
-    let mut hubs: Vec<DiscoveredHub> = Vec::new();
+    let mut hubs: Vec<AdvertisedHub> = Vec::new();
     let mut first_seen: Option<Instant> = None;
     loop {
         // Give other hubs two seconds to answer after the first, so the operator sees them all.
@@ -196,33 +174,16 @@ fn discover(updates: &Sender<Update>, choices: &Receiver<usize>) -> Option<Strin
         }
         if let Ok(ServiceEvent::ServiceResolved(service)) =
             events.recv_timeout(Duration::from_millis(250))
+            && let Some(hub) = AdvertisedHub::from_resolved(
+                &service.fullname,
+                service.port,
+                service.addresses.iter().map(|ip| ip.to_ip_addr()),
+                |key| service.get_property_val_str(key),
+            )
+            && hubs.iter().all(|known| known.url != hub.url)
         {
-            let mut addresses: Vec<IpAddr> =
-                service.addresses.iter().map(|ip| ip.to_ip_addr()).collect();
-            addresses.sort_by_key(|address| !address.is_ipv4());
-            let Some(address) = addresses.first() else {
-                continue;
-            };
-            let host = match address {
-                IpAddr::V4(v4) => v4.to_string(),
-                IpAddr::V6(v6) => format!("[{v6}]"),
-            };
-            let url = format!("http://{host}:{}", service.port);
-            if hubs.iter().all(|hub| hub.url != url) {
-                let instance = service
-                    .fullname
-                    .strip_suffix(SERVICE_TYPE)
-                    .unwrap_or(&service.fullname)
-                    .trim_end_matches('.')
-                    .to_owned();
-                hubs.push(DiscoveredHub {
-                    room_name: service
-                        .get_property_val_str("name")
-                        .map_or(instance, str::to_owned),
-                    url,
-                });
-                first_seen.get_or_insert_with(Instant::now);
-            }
+            hubs.push(hub);
+            first_seen.get_or_insert_with(Instant::now);
         }
     }
     let _ = daemon.shutdown();
@@ -286,8 +247,8 @@ async fn receive(
     // A few quick round trips at first, then one every ten seconds to follow drift.
     let mut sync_timer = tokio::time::interval(Duration::from_secs(2));
     let mut syncs_sent = 0u32;
-    // The best (shortest round trip) of recent samples is the most trustworthy offset.
-    let mut best: Option<(f64, f64)> = None;
+    let mut clock = ClockOffsetEstimate::new();
+    let mut offset_sent: Option<f64> = None;
     loop {
         tokio::select! {
             _ = sync_timer.tick() => {
@@ -315,14 +276,13 @@ async fn receive(
                     }
                 };
                 if let HubEvent::TimeSync(reply) = &event {
-                    let received = local_now_ms();
-                    let round_trip = received - reply.client_time;
-                    let offset = clock_offset_ms(reply.client_time, received, reply.hub_time);
-                    // Age the best sample a little so a drifting clock is still followed.
-                    let keep = best.is_some_and(|(best_trip, _)| best_trip * 1.5 < round_trip);
-                    if !keep {
-                        best = Some((round_trip, offset));
-                        if updates.send(Update::ClockOffsetMs(offset)).is_err() {
+                    let offset = clock.add_reply(reply, local_now_ms());
+                    // The window is told only when the estimate moved.
+                    if offset != offset_sent {
+                        offset_sent = offset;
+                        if let Some(offset) = offset
+                            && updates.send(Update::ClockOffsetMs(offset)).is_err()
+                        {
                             return Ok(());
                         }
                     }
@@ -403,11 +363,5 @@ mod tests {
             display_ws_url("127.0.0.1:7878", None),
             "ws://127.0.0.1:7878/ws?role=display"
         );
-    }
-
-    #[test]
-    fn the_offset_assumes_the_hub_answered_half_way() {
-        // Sent at 1000, back at 1100 local; the hub said 5050: it is 4000 ms ahead.
-        assert!((clock_offset_ms(1000.0, 1100.0, 5050) - 4000.0).abs() < 1e-9);
     }
 }

@@ -10,7 +10,9 @@
 //! - one **petal per participant** in concentric rings; a participant's slot (from
 //!   `room_snapshot`) fixes its ring and angle for the whole session, so nobody's petal moves
 //!   when someone else leaves or joins; length and colour follow that person's coherence
-//!   (bands at 40 and 60, as everywhere in Sync Hub), a warming-up signal is drawn faint;
+//!   (bands at 40 and 60 through `CoherencePhase::from_score`: `synchub_protocol`'s
+//!   `MEDIUM_COHERENCE_MIN_SCORE` and `HIGH_COHERENCE_MIN_SCORE`, as everywhere in Sync Hub),
+//!   a warming-up signal is drawn faint;
 //! - the **synchrony ring**: an outer ring of beads that closes and brightens as the group's
 //!   synchrony index rises;
 //! - the **breathing pacer**: a ring that grows on the in-breath and shrinks on the out-breath.

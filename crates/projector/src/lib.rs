@@ -9,7 +9,9 @@
 //! - [`geometry`] turns the room's state into plain shapes; it is pure (time is an argument),
 //!   so the picture is tested without a window;
 //! - [`connection`] keeps the link to the hub (or plays a recording) on a background thread;
-//! - [`app`] is the egui window that paints the shapes and answers the operator's keys.
+//! - [`app`] is the egui window: it keeps the room's state and answers the operator's keys;
+//!   `paint.rs` draws with egui (shapes, text, the join card, the waiting screen) and
+//!   `checks.rs` takes the screenshot or measures frame times for the tests.
 //!
 //! ```
 //! use synchub_projector::geometry::{Mandala, Shape};
@@ -36,5 +38,7 @@
 //! ```
 
 pub mod app;
+mod checks;
 pub mod connection;
 pub mod geometry;
+mod paint;

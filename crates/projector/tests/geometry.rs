@@ -1,10 +1,10 @@
 //! The mandala's geometry, as a specification: petals per person in stable places, colours by
 //! band, the pacer in step with the hub clock, smooth motion between updates.
 
-use synchub_projector::connection::clock_offset_ms;
 use synchub_projector::geometry::{
     Mandala, PetalShape, Shape, approach, breath_openness, is_inhaling, petal_colour,
 };
+use synchub_protocol::clock::offset_ms_from_round_trip;
 use synchub_protocol::{
     CoherencePhase, Pacer, RoomSnapshot, SessionPhase, SignalQuality, SnapshotParticipant,
 };
@@ -198,7 +198,7 @@ fn the_pacer_breathes_in_step_with_the_hub_clock() {
         "{openness:?}"
     );
     // The hub clock comes from time_sync: a display 4 s behind the hub still breathes with it.
-    let offset = clock_offset_ms(1_000.0, 1_100.0, 5_050);
+    let offset = offset_ms_from_round_trip(1_000.0, 1_100.0, 5_050);
     let hub_now = (3_050.0 + offset) as u64;
     assert_eq!(hub_now, 7_050);
 }

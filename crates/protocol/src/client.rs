@@ -1,8 +1,9 @@
 //! Events from phones, browsers, simulators and displays to the hub, and their validation.
 //!
 //! Outside data cannot bypass validation: the payload types have no `Deserialize`, so the only
-//! way from JSON to a [`ClientEvent`] is [`ClientEvent::decode`] (or the frame decoders in
-//! [`crate::envelope`]). Code that builds events itself (the simulator) is trusted.
+//! way from JSON to a [`ClientEvent`] is [`ClientEvent::decode`] (or the frame decoders
+//! [`decode_ws_frame`] and [`decode_ws_frame_bytes`]). Code that builds events itself (the
+//! simulator) is trusted.
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -248,6 +249,24 @@ impl ClientEvent {
     pub fn to_socketio(&self) -> (&'static str, Option<Value>) {
         (self.name(), self.data())
     }
+}
+
+/// Decodes and validates one text frame from a client on `/ws`.
+///
+/// A frame without `data` (the original iOS `leave_session`) has a `null` payload. Keys other
+/// than `event` and `data` are ignored.
+pub fn decode_ws_frame(text: &str) -> Result<ClientEvent, DecodeError> {
+    let (name, data) = crate::envelope::split_frame(text)?;
+    ClientEvent::decode(&name, &data)
+}
+
+/// Like [`decode_ws_frame`], for a binary frame or raw bytes: the size is checked before the
+/// bytes are read as UTF-8.
+pub fn decode_ws_frame_bytes(bytes: &[u8]) -> Result<ClientEvent, DecodeError> {
+    crate::envelope::check_size(bytes.len())?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::frame(DecodeErrorKind::InvalidUtf8))?;
+    decode_ws_frame(text)
 }
 
 /// Our payloads hold only strings, finite numbers and string-keyed maps, so serialising them

@@ -21,7 +21,41 @@ pub enum SessionPhase {
     Complete,
 }
 
+/// The lowest score of the **medium** coherence band (`coherence.md` §2, the original
+/// platform's threshold). The one copy: the hub's analysis, the projector's colours and, through
+/// the `coherence_bands` JSON Schema, the web UI all read it from here.
+pub const MEDIUM_COHERENCE_MIN_SCORE: f64 = 40.0;
+
+/// The lowest score of the **high** coherence band (`coherence.md` §2); see
+/// [`MEDIUM_COHERENCE_MIN_SCORE`].
+pub const HIGH_COHERENCE_MIN_SCORE: f64 = 60.0;
+
+/// The band thresholds as a document, so the JSON Schema (`coherence_bands.json`) carries them
+/// as `const` values and clients that generate code from the schema get the numbers with the
+/// types instead of writing them again.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CoherenceBands {
+    /// Scores at or above this and below `highMinScore` are **medium**; below it, **low**.
+    #[schemars(extend("const" = MEDIUM_COHERENCE_MIN_SCORE))]
+    pub medium_min_score: f64,
+    /// Scores at or above this are **high**.
+    #[schemars(extend("const" = HIGH_COHERENCE_MIN_SCORE))]
+    pub high_min_score: f64,
+}
+
+impl CoherenceBands {
+    /// The thresholds in force: [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`].
+    pub const CURRENT: CoherenceBands = CoherenceBands {
+        medium_min_score: MEDIUM_COHERENCE_MIN_SCORE,
+        high_min_score: HIGH_COHERENCE_MIN_SCORE,
+    };
+}
+
 /// A coherence band: **low** `score < 40`, **medium** `40 ≤ score < 60`, **high** `score ≥ 60`.
+//
+// The numbers are MEDIUM_COHERENCE_MIN_SCORE and HIGH_COHERENCE_MIN_SCORE (this text is also the
+// schema's description, where Rust links would not read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoherencePhase {
@@ -34,14 +68,13 @@ pub enum CoherencePhase {
 }
 
 impl CoherencePhase {
-    /// The band of a 0–100 coherence score (thresholds of the original platform).
+    /// The band of a 0–100 coherence score. NaN is low: it is below no threshold, and a score
+    /// that cannot be read must not look good.
     pub fn from_score(score: f64) -> Self {
-        if score >= 60.0 {
-            CoherencePhase::High
-        } else if score >= 40.0 {
-            CoherencePhase::Medium
-        } else {
-            CoherencePhase::Low
+        match score {
+            s if s >= HIGH_COHERENCE_MIN_SCORE => CoherencePhase::High,
+            s if s >= MEDIUM_COHERENCE_MIN_SCORE => CoherencePhase::Medium,
+            _ => CoherencePhase::Low,
         }
     }
 }

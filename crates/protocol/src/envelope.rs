@@ -1,35 +1,19 @@
 //! The plain-WebSocket envelope `{"event": NAME, "data": PAYLOAD}` — exactly what the original
 //! iOS client writes — in both directions, with the 64 KiB frame limit.
 //!
-//! Socket.IO carries the same names and payloads in its own framing; see
-//! [`ClientEvent::decode`] and [`HubEvent::to_socketio`](crate::HubEvent::to_socketio).
+//! This module only splits and builds frames; it knows no event. The client events decode
+//! their frames with it (`decode_ws_frame` in `client.rs`) and the hub events encode theirs
+//! (`HubEvent::to_frame` in `hub.rs`), so both directions share one framing and neither
+//! depends on the other. Socket.IO carries the same names and payloads in its own framing.
 
 use serde_json::{Map, Value};
 
-use crate::client::ClientEvent;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::json::type_name;
 use crate::limits::{MAX_EVENT_NAME_BYTES, MAX_FRAME_BYTES};
 
-/// Decodes and validates one text frame from a client on `/ws`.
-///
-/// A frame without `data` (the original iOS `leave_session`) has a `null` payload. Keys other
-/// than `event` and `data` are ignored.
-pub fn decode_ws_frame(text: &str) -> Result<ClientEvent, DecodeError> {
-    let (name, data) = split_frame(text)?;
-    ClientEvent::decode(&name, &data)
-}
-
-/// Like [`decode_ws_frame`], for a binary frame or raw bytes: the size is checked before the
-/// bytes are read as UTF-8.
-pub fn decode_ws_frame_bytes(bytes: &[u8]) -> Result<ClientEvent, DecodeError> {
-    check_size(bytes.len())?;
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| DecodeError::frame(DecodeErrorKind::InvalidUtf8))?;
-    decode_ws_frame(text)
-}
-
-fn check_size(len_bytes: usize) -> Result<(), DecodeError> {
+/// Refuses a frame over [`MAX_FRAME_BYTES`] before anything reads it.
+pub(crate) fn check_size(len_bytes: usize) -> Result<(), DecodeError> {
     if len_bytes > MAX_FRAME_BYTES {
         return Err(DecodeError::frame(DecodeErrorKind::TooLarge {
             len_bytes,

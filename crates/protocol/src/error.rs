@@ -1,5 +1,8 @@
 //! Why a payload was refused, precisely enough for the hub to answer the sender with an
 //! `error {code: "invalid_payload", message}` that names the event and the field.
+//!
+//! The answer itself, `ErrorEvent`, belongs to the hub's events (`hub.rs`), which build it from
+//! a [`DecodeError`]: this module knows nothing of the events that carry it.
 
 use std::fmt;
 
@@ -42,14 +45,6 @@ impl DecodeError {
             DecodeErrorKind::TooLarge { .. } => ErrorCode::TooLarge,
             DecodeErrorKind::UnknownEvent => ErrorCode::UnknownEvent,
             _ => ErrorCode::InvalidPayload,
-        }
-    }
-
-    /// The `error` event the hub sends back for this error (the connection stays open).
-    pub fn to_error_event(&self) -> crate::hub::ErrorEvent {
-        crate::hub::ErrorEvent {
-            code: self.code(),
-            message: self.to_string(),
         }
     }
 }

@@ -1,5 +1,9 @@
 //! Who a connection is, read from the Socket.IO `auth` object, from the `hello` event of the
 //! plain WebSocket, or from the WebSocket URL's query string. All three carry the same fields.
+//!
+//! The hub reads a handshake ([`Handshake::from_auth`], [`Handshake::from_query`]); its own
+//! clients write one ([`Handshake::to_query`], and serde for the `auth` object), so the field
+//! names and the query encoding exist once.
 
 use std::fmt;
 
@@ -50,6 +54,22 @@ pub struct Handshake {
     pub role: Role,
 }
 
+/// The handshake's field names, the same in `auth`, `hello` and the query string.
+const USER_ID: &str = "userId";
+const ROOM_CODE: &str = "roomCode";
+const RESUME_TOKEN: &str = "resumeToken";
+const ROLE: &str = "role";
+
+impl Role {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Participant => "participant",
+            Role::Display => "display",
+        }
+    }
+}
+
 impl fmt::Debug for Handshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hidden = |field: &Option<String>| field.as_ref().map(|_| "<hidden>");
@@ -74,16 +94,15 @@ impl Handshake {
     }
 
     pub(crate) fn from_fields(fields: &Fields<'_>) -> Result<Self, DecodeError> {
-        let role = match fields.optional("role") {
+        let role = match fields.optional(ROLE) {
             None => Role::default(),
-            Some(value) => role_from_wire(fields.string("role", value, 16)?)
-                .ok_or_else(|| fields.error("role", role_error()))?,
+            Some(value) => role_from_wire(fields.string(ROLE, value, 16)?)
+                .ok_or_else(|| fields.error(ROLE, role_error()))?,
         };
         Ok(Handshake {
-            user_id: fields.optional_non_empty_string("userId", MAX_USER_ID_BYTES)?,
-            room_code: fields.optional_non_empty_string("roomCode", MAX_ROOM_CODE_BYTES)?,
-            resume_token: fields
-                .optional_non_empty_string("resumeToken", MAX_RESUME_TOKEN_BYTES)?,
+            user_id: fields.optional_non_empty_string(USER_ID, MAX_USER_ID_BYTES)?,
+            room_code: fields.optional_non_empty_string(ROOM_CODE, MAX_ROOM_CODE_BYTES)?,
+            resume_token: fields.optional_non_empty_string(RESUME_TOKEN, MAX_RESUME_TOKEN_BYTES)?,
             role,
         })
     }
@@ -97,13 +116,34 @@ impl Handshake {
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = percent_decode(raw_key).ok_or_else(|| query_error(raw_key))?;
-            if !matches!(key.as_str(), "userId" | "roomCode" | "resumeToken" | "role") {
+            if ![USER_ID, ROOM_CODE, RESUME_TOKEN, ROLE].contains(&key.as_str()) {
                 continue;
             }
             let value = percent_decode(raw_value).ok_or_else(|| query_error(&key))?;
             object.entry(key).or_insert(Value::String(value));
         }
         Handshake::from_auth(&Value::Object(object))
+    }
+
+    /// The handshake as a `/ws` query string, without the leading `?`:
+    /// `role=participant&userId=…&roomCode=…&resumeToken=…`, absent fields left out, values
+    /// percent-encoded, so [`Handshake::from_query`] reads back exactly this handshake.
+    pub fn to_query(&self) -> String {
+        let mut query = format!("{ROLE}={}", self.role.as_str());
+        let fields = [
+            (USER_ID, &self.user_id),
+            (ROOM_CODE, &self.room_code),
+            (RESUME_TOKEN, &self.resume_token),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                query.push('&');
+                query.push_str(key);
+                query.push('=');
+                percent_encode_into(&mut query, value);
+            }
+        }
+        query
     }
 }
 
@@ -129,6 +169,18 @@ fn query_error(field: &str) -> DecodeError {
             allowed: "percent-encoded UTF-8",
         },
     )
+}
+
+/// Percent-encodes `text` onto `out`: RFC 3986's unreserved characters stay as they are,
+/// every other byte becomes `%XX`.
+fn percent_encode_into(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; the result must
@@ -173,6 +225,32 @@ mod tests {
         assert_eq!(handshake.room_code.as_deref(), Some("K7Q2"));
         assert_eq!(handshake.role, Role::Display);
         assert_eq!(handshake.resume_token, None);
+    }
+
+    #[test]
+    fn a_query_string_written_is_read_back_unchanged() {
+        let check = |handshake: Handshake, expected: &str| {
+            assert_eq!(handshake.to_query(), expected);
+            assert_eq!(Handshake::from_query(expected).unwrap(), handshake);
+        };
+        check(
+            Handshake {
+                user_id: Some("sim 1/ä".into()),
+                room_code: Some("K7Q2".into()),
+                resume_token: Some("a+b".into()),
+                role: Role::Participant,
+            },
+            "role=participant&userId=sim%201%2F%C3%A4&roomCode=K7Q2&resumeToken=a%2Bb",
+        );
+        check(
+            Handshake {
+                room_code: Some("K7 Q2".into()),
+                role: Role::Display,
+                ..Handshake::default()
+            },
+            "role=display&roomCode=K7%20Q2",
+        );
+        check(Handshake::default(), "role=participant");
     }
 
     #[test]

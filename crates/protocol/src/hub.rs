@@ -439,6 +439,16 @@ impl From<ErrorEvent> for HubEvent {
     }
 }
 
+impl DecodeError {
+    /// The `error` event the hub sends back for this error (the connection stays open).
+    pub fn to_error_event(&self) -> ErrorEvent {
+        ErrorEvent {
+            code: self.code(),
+            message: self.to_string(),
+        }
+    }
+}
+
 impl From<DecodeError> for HubEvent {
     fn from(error: DecodeError) -> Self {
         HubEvent::Error(error.to_error_event())

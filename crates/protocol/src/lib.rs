@@ -15,8 +15,16 @@
 //! - [`HubEvent`]: hub → client, encoded once per broadcast as a WebSocket frame
 //!   ([`HubEvent::to_frame`]) or as a Socket.IO `(name, data)` pair ([`HubEvent::to_socketio`]).
 //! - [`Handshake`]: who a connection is, from Socket.IO `auth`, the `hello` event or the query
-//!   string.
-//! - [`rest`]: HTTP bodies; [`schema::schema_files`]: the JSON Schemas.
+//!   string ([`Handshake::from_query`] reads it, [`Handshake::to_query`] writes it).
+//! - [`rest`]: HTTP bodies, every request and every reply; [`schema::schema_files`]: the JSON
+//!   Schemas.
+//! - [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`]: the coherence bands'
+//!   thresholds, the one copy the hub's analysis, the projector and (through the schema) the
+//!   web UI use.
+//! - The client side of the contract, once, for the hub's own clients (simulator, projector):
+//!   [`clock::ClockOffsetEstimate`] turns `time_sync` answers into the hub clock offset, and
+//!   [`discovery`] holds the mDNS service type and TXT keys that the hub writes and clients
+//!   read back into a [`discovery::AdvertisedHub`].
 //!
 //! # Example
 //!
@@ -57,7 +65,9 @@
 //!   messages of the original server, field by field.
 
 mod client;
+pub mod clock;
 mod common;
+pub mod discovery;
 mod envelope;
 mod error;
 mod handshake;
@@ -69,13 +79,13 @@ pub mod schema;
 
 pub use client::{
     ClaimStrap, ClientEvent, JoinSession, RrIntervals, SetIntention, TimeSyncRequest,
-    UpdateCoherence,
+    UpdateCoherence, decode_ws_frame, decode_ws_frame_bytes,
 };
 pub use common::{
-    CoherencePhase, Consent, Contribution, Device, DeviceKind, ErrorCode, Intention,
-    IntentionCategory, SessionPhase, SignalQuality,
+    CoherenceBands, CoherencePhase, Consent, Contribution, Device, DeviceKind, ErrorCode,
+    HIGH_COHERENCE_MIN_SCORE, Intention, IntentionCategory, MEDIUM_COHERENCE_MIN_SCORE,
+    SessionPhase, SignalQuality,
 };
-pub use envelope::{decode_ws_frame, decode_ws_frame_bytes};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use handshake::{HELLO_EVENT, Handshake, Role};
 pub use hub::{

@@ -4,8 +4,10 @@
 //!
 //! One file per payload: `client.<event>.json` for what clients send (validation contract),
 //! `hub.<event>.json` for what the hub sends (serialisation contract), `rest.<body>.json` for
-//! HTTP bodies, `handshake.json` for the handshake. `leave_session` has no payload and so no
-//! file.
+//! HTTP bodies (every request the hub reads and every reply it writes), `handshake.json` for the
+//! handshake. `leave_session` has no payload and so no file. `coherence_bands.json` is no
+//! payload: it carries the coherence bands' thresholds as `const` values, so clients that
+//! generate code from these schemas (the web UI) take the numbers from here too.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
@@ -14,15 +16,17 @@ use serde_json::Value;
 use crate::client::{
     ClaimStrap, JoinSession, RrIntervals, SetIntention, TimeSyncRequest, UpdateCoherence,
 };
+use crate::common::CoherenceBands;
 use crate::handshake::Handshake;
 use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
 };
 use crate::rest::{
-    ApiErrorBody, Health, HubInfo, LegacyErrorBody, PacerRequest, ParticipantList,
-    ResearchStatsBody, Schedule, SessionInfo, SessionList, StrapAssignRequest, StrapList,
-    SyncSettingsRequest,
+    ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
+    ParticipantExportBody, ParticipantList, ResearchExportBody, ResearchStatsBody, Schedule,
+    SessionCommandBody, SessionInfo, SessionList, Strap, StrapAssignRequest, StrapList,
+    SyncSettingsRequest, SyncStatus,
 };
 
 /// One generated schema and the file it belongs in.
@@ -52,169 +56,160 @@ enum Direction {
     Emitted,
 }
 
-fn schema_of<T: JsonSchema>(direction: Direction, description: &str) -> Value {
+/// The schema of `T` in file `file_name`, with `description` as its top-level description.
+fn schema_file<T: JsonSchema>(
+    direction: Direction,
+    file_name: String,
+    description: String,
+) -> SchemaFile {
     let settings = SchemaSettings::draft2020_12();
     let settings = match direction {
         Direction::Accepted => settings.for_deserialize(),
         Direction::Emitted => settings.for_serialize(),
     };
     let mut schema: Schema = settings.into_generator().into_root_schema_for::<T>();
-    schema.insert(
-        "description".to_owned(),
-        Value::String(description.to_owned()),
-    );
-    schema.to_value()
+    schema.insert("description".to_owned(), Value::String(description));
+    SchemaFile {
+        file_name,
+        schema: schema.to_value(),
+    }
+}
+
+/// `client.<event>.json`: what a client may send as `event`'s data.
+fn client_event<T: JsonSchema>(event: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Accepted,
+        format!("client.{event}.json"),
+        format!("Client → hub `{event}` data."),
+    )
+}
+
+/// `hub.<event>.json`: what the hub sends as `event`'s data, to `audience`.
+fn hub_event<T: JsonSchema>(event: &str, audience: &str, note: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Emitted,
+        format!("hub.{event}.json"),
+        format!("Hub → {audience} `{event}` data{note}."),
+    )
+}
+
+/// `rest.<body>.json`: an HTTP request body the hub reads.
+fn rest_request<T: JsonSchema>(body: &str, description: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Accepted,
+        format!("rest.{body}.json"),
+        description.to_owned(),
+    )
+}
+
+/// `rest.<body>.json`: an HTTP reply the hub writes.
+fn rest_reply<T: JsonSchema>(body: &str, description: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Emitted,
+        format!("rest.{body}.json"),
+        description.to_owned(),
+    )
 }
 
 /// Every schema, in a stable order.
 pub fn schema_files() -> Vec<SchemaFile> {
-    use Direction::{Accepted, Emitted};
-    let file = |file_name: &str, schema: Value| SchemaFile {
-        file_name: file_name.to_owned(),
-        schema,
-    };
     vec![
-        file(
-            "handshake.json",
-            schema_of::<Handshake>(
-                Accepted,
-                "Handshake: Socket.IO `auth`, the `hello` event's data on /ws, or the /ws query string.",
-            ),
+        schema_file::<Handshake>(
+            Direction::Accepted,
+            "handshake.json".to_owned(),
+            "Handshake: Socket.IO `auth`, the `hello` event's data on /ws, or the /ws query string."
+                .to_owned(),
         ),
-        file(
-            "client.join_session.json",
-            schema_of::<JoinSession>(Accepted, "Client → hub `join_session` data."),
+        schema_file::<CoherenceBands>(
+            Direction::Emitted,
+            "coherence_bands.json".to_owned(),
+            "The coherence bands: low below `mediumMinScore`, medium from it to below \
+             `highMinScore`, high from that on. Not a payload: the thresholds, as constants."
+                .to_owned(),
         ),
-        file(
-            "client.update_coherence.json",
-            schema_of::<UpdateCoherence>(Accepted, "Client → hub `update_coherence` data."),
+        client_event::<JoinSession>("join_session"),
+        client_event::<UpdateCoherence>("update_coherence"),
+        client_event::<RrIntervals>("rr_intervals"),
+        client_event::<SetIntention>("set_intention"),
+        client_event::<ClaimStrap>("claim_strap"),
+        client_event::<TimeSyncRequest>("time_sync"),
+        hub_event::<SessionJoined>("session_joined", "client", ""),
+        hub_event::<ParticipantUpdate>("participant_update", "client", ""),
+        hub_event::<GroupMetricsUpdate>("group_metrics_update", "client", ""),
+        hub_event::<PersonalFeedback>("personal_feedback", "client", ""),
+        hub_event::<PhaseChanged>("phase_changed", "client", ""),
+        hub_event::<SessionComplete>("session_complete", "client", ""),
+        hub_event::<RrAck>("rr_ack", "client", ""),
+        hub_event::<Pacer>("pacer", "client", ""),
+        hub_event::<TimeSyncReply>("time_sync", "client", " (the answer)"),
+        hub_event::<ErrorEvent>("error", "client", ""),
+        hub_event::<RoomSnapshot>("room_snapshot", "display", ""),
+        rest_reply::<Health>("health", "GET /health response."),
+        rest_reply::<SessionInfo>(
+            "session_info",
+            "GET /api/sessions/current and GET /api/sessions/{id} response.",
         ),
-        file(
-            "client.rr_intervals.json",
-            schema_of::<RrIntervals>(Accepted, "Client → hub `rr_intervals` data."),
+        rest_reply::<SessionList>(
+            "session_list",
+            "GET /api/sessions response (a bare array).",
         ),
-        file(
-            "client.set_intention.json",
-            schema_of::<SetIntention>(Accepted, "Client → hub `set_intention` data."),
+        rest_reply::<SessionCommandBody>(
+            "session_command",
+            "POST /api/sessions (status 201), POST /api/sessions/{id}/advance and \
+             POST /api/sessions/{id}/end response (facilitator): the session and its phase now.",
         ),
-        file(
-            "client.claim_strap.json",
-            schema_of::<ClaimStrap>(Accepted, "Client → hub `claim_strap` data."),
+        rest_reply::<LegacyErrorBody>(
+            "legacy_error",
+            "404 body of the original endpoints GET /api/sessions/current and GET /api/sessions/{id}.",
         ),
-        file(
-            "client.time_sync.json",
-            schema_of::<TimeSyncRequest>(Accepted, "Client → hub `time_sync` data."),
+        rest_reply::<ApiErrorBody>("api_error", "Error body of every other endpoint."),
+        rest_reply::<HubInfo>("hub_info", "GET /api/hub response (facilitator)."),
+        rest_request::<Schedule>(
+            "schedule",
+            "PUT /api/schedule request body (facilitator); the answer is the schedule in force, \
+             in the same shape.",
         ),
-        file(
-            "hub.session_joined.json",
-            schema_of::<SessionJoined>(Emitted, "Hub → client `session_joined` data."),
+        rest_reply::<ParticipantList>(
+            "participant_list",
+            "GET /api/participants response (facilitator).",
         ),
-        file(
-            "hub.participant_update.json",
-            schema_of::<ParticipantUpdate>(Emitted, "Hub → client `participant_update` data."),
+        rest_request::<PacerRequest>(
+            "pacer",
+            "PUT /api/pacer request body (facilitator); the answer is the `pacer` event's body.",
         ),
-        file(
-            "hub.group_metrics_update.json",
-            schema_of::<GroupMetricsUpdate>(Emitted, "Hub → client `group_metrics_update` data."),
+        rest_request::<SyncSettingsRequest>(
+            "sync_settings",
+            "PUT /api/sync request body (facilitator).",
         ),
-        file(
-            "hub.personal_feedback.json",
-            schema_of::<PersonalFeedback>(Emitted, "Hub → client `personal_feedback` data."),
+        rest_reply::<SyncStatus>(
+            "sync_status",
+            "PUT /api/sync and POST /api/sync (status 202) response (facilitator); also the \
+             `sync` part of GET /api/hub.",
         ),
-        file(
-            "hub.phase_changed.json",
-            schema_of::<PhaseChanged>(Emitted, "Hub → client `phase_changed` data."),
+        rest_reply::<StrapList>("strap_list", "GET /api/straps response (facilitator)."),
+        rest_request::<StrapAssignRequest>(
+            "strap_assign",
+            "POST /api/straps/{id}/assign request body (facilitator).",
         ),
-        file(
-            "hub.session_complete.json",
-            schema_of::<SessionComplete>(Emitted, "Hub → client `session_complete` data."),
+        rest_reply::<Strap>(
+            "strap",
+            "POST /api/straps/{id}/assign response (facilitator): the strap, now assigned.",
         ),
-        file(
-            "hub.rr_ack.json",
-            schema_of::<RrAck>(Emitted, "Hub → client `rr_ack` data."),
+        rest_reply::<ResearchStatsBody>(
+            "research_stats",
+            "GET /api/research/stats response (original shape).",
         ),
-        file(
-            "hub.pacer.json",
-            schema_of::<Pacer>(Emitted, "Hub → client `pacer` data."),
+        rest_reply::<ResearchExportBody>(
+            "research_export",
+            "GET /api/research/export?format=json response (facilitator): consented data only.",
         ),
-        file(
-            "hub.time_sync.json",
-            schema_of::<TimeSyncReply>(Emitted, "Hub → client `time_sync` data (the answer)."),
+        rest_reply::<ParticipantExportBody>(
+            "participant_export",
+            "GET /api/me/export response (the participant, with their resume token).",
         ),
-        file(
-            "hub.error.json",
-            schema_of::<ErrorEvent>(Emitted, "Hub → client `error` data."),
-        ),
-        file(
-            "hub.room_snapshot.json",
-            schema_of::<RoomSnapshot>(Emitted, "Hub → display `room_snapshot` data."),
-        ),
-        file(
-            "rest.health.json",
-            schema_of::<Health>(Emitted, "GET /health response."),
-        ),
-        file(
-            "rest.session_info.json",
-            schema_of::<SessionInfo>(
-                Emitted,
-                "GET /api/sessions/current and GET /api/sessions/{id} response.",
-            ),
-        ),
-        file(
-            "rest.session_list.json",
-            schema_of::<SessionList>(Emitted, "GET /api/sessions response (a bare array)."),
-        ),
-        file(
-            "rest.legacy_error.json",
-            schema_of::<LegacyErrorBody>(
-                Emitted,
-                "404 body of the original endpoints GET /api/sessions/current and GET /api/sessions/{id}.",
-            ),
-        ),
-        file(
-            "rest.api_error.json",
-            schema_of::<ApiErrorBody>(Emitted, "Error body of every other endpoint."),
-        ),
-        file(
-            "rest.hub_info.json",
-            schema_of::<HubInfo>(Emitted, "GET /api/hub response (facilitator)."),
-        ),
-        file(
-            "rest.schedule.json",
-            schema_of::<Schedule>(Accepted, "PUT /api/schedule request body (facilitator)."),
-        ),
-        file(
-            "rest.participant_list.json",
-            schema_of::<ParticipantList>(Emitted, "GET /api/participants response (facilitator)."),
-        ),
-        file(
-            "rest.pacer.json",
-            schema_of::<PacerRequest>(
-                Accepted,
-                "PUT /api/pacer request body (facilitator); the answer is the `pacer` event's body.",
-            ),
-        ),
-        file(
-            "rest.sync_settings.json",
-            schema_of::<SyncSettingsRequest>(Accepted, "PUT /api/sync request body (facilitator)."),
-        ),
-        file(
-            "rest.strap_list.json",
-            schema_of::<StrapList>(Emitted, "GET /api/straps response (facilitator)."),
-        ),
-        file(
-            "rest.strap_assign.json",
-            schema_of::<StrapAssignRequest>(
-                Accepted,
-                "POST /api/straps/{id}/assign request body (facilitator).",
-            ),
-        ),
-        file(
-            "rest.research_stats.json",
-            schema_of::<ResearchStatsBody>(
-                Emitted,
-                "GET /api/research/stats response (original shape).",
-            ),
+        rest_reply::<ErasureBody>(
+            "erasure",
+            "DELETE /api/me response (the participant, with their resume token).",
         ),
     ]
 }

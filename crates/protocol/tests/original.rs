@@ -6,10 +6,12 @@ use serde_json::{Value, json};
 use synchub_protocol::rest::{
     Health, LegacyErrorBody, ResearchStats, ResearchStatsBody, SessionInfo,
 };
+use synchub_protocol::schema::schema_files;
 use synchub_protocol::{
-    AudioTrack, ClientEvent, CoherenceDistribution, CoherencePhase, Contribution, ErrorCode,
-    ErrorEvent, GroupMetrics, GroupMetricsUpdate, HubEvent, IntentionCategory, ParticipantUpdate,
-    PersonalFeedback, SessionJoined, SessionPhase, SignalQuality, decode_ws_frame,
+    AudioTrack, ClientEvent, CoherenceBands, CoherenceDistribution, CoherencePhase, Contribution,
+    ErrorCode, ErrorEvent, GroupMetrics, GroupMetricsUpdate, HubEvent, IntentionCategory,
+    ParticipantUpdate, PersonalFeedback, SessionJoined, SessionPhase, SignalQuality,
+    decode_ws_frame,
 };
 
 use crate::util::read_data;
@@ -253,6 +255,21 @@ fn coherence_bands_use_the_original_thresholds() {
     assert_eq!(CoherencePhase::from_score(40.0), CoherencePhase::Medium);
     assert_eq!(CoherencePhase::from_score(59.99), CoherencePhase::Medium);
     assert_eq!(CoherencePhase::from_score(60.0), CoherencePhase::High);
+    assert_eq!(CoherencePhase::from_score(f64::NAN), CoherencePhase::Low);
+    // The named thresholds are these numbers, and the schema hands them to other clients.
+    assert_eq!(
+        CoherenceBands::CURRENT,
+        CoherenceBands {
+            medium_min_score: 40.0,
+            high_min_score: 60.0,
+        }
+    );
+    let bands = schema_files()
+        .into_iter()
+        .find(|file| file.file_name == "coherence_bands.json")
+        .expect("a coherence_bands schema");
+    assert_eq!(bands.schema["properties"]["mediumMinScore"]["const"], 40.0);
+    assert_eq!(bands.schema["properties"]["highMinScore"]["const"], 60.0);
 }
 
 /// What this hub answers where the original answered each recorded REST body.

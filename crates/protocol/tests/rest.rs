@@ -2,7 +2,12 @@
 //! and display-only events round-trip.
 
 use serde_json::{Value, json};
-use synchub_protocol::rest::{ApiErrorBody, LegacyErrorBody, PhaseSecs, Schedule, ScheduleMode};
+use std::collections::BTreeMap;
+
+use synchub_protocol::rest::{
+    ApiErrorBody, ErasedRows, ErasureBody, LegacyErrorBody, ParticipantExportBody, PhaseSecs,
+    ResearchExportBody, Schedule, ScheduleMode, SessionCommandBody,
+};
 use synchub_protocol::{
     CoherencePhase, ErrorCode, HubEvent, RoomSnapshot, SessionPhase, SignalQuality,
     SnapshotParticipant, decode_ws_frame,
@@ -316,4 +321,54 @@ fn sync_settings_name_a_database_or_turn_the_sync_off() {
             "{body}"
         );
     }
+}
+
+/// Replies keep the bytes the hub wrote before they were typed: fields in alphabetical order.
+#[test]
+fn typed_replies_write_the_same_json_as_before() {
+    let check = |body: String, expected: &str| assert_eq!(body, expected);
+    check(
+        serde_json::to_string(&SessionCommandBody {
+            phase: SessionPhase::Active,
+            session_id: "s1".into(),
+        })
+        .unwrap(),
+        r#"{"phase":"active","sessionId":"s1"}"#,
+    );
+    check(
+        serde_json::to_string(&ErasureBody {
+            erased: ErasedRows {
+                beat_rows: 30,
+                metric_rows: 4,
+                pair_rows: 2,
+                participant_rows: 1,
+            },
+            success: true,
+        })
+        .unwrap(),
+        r#"{"erased":{"beatRows":30,"metricRows":4,"pairRows":2,"participantRows":1},"success":true}"#,
+    );
+    let tables = BTreeMap::from([
+        ("sessions".to_owned(), json!([{"id": "s1"}])),
+        ("rr_intervals".to_owned(), json!([])),
+    ]);
+    check(
+        serde_json::to_string(&ResearchExportBody {
+            export_id: "e1".into(),
+            participants: 3,
+            sessions: 1,
+            success: true,
+            tables: tables.clone(),
+        })
+        .unwrap(),
+        r#"{"exportId":"e1","participants":3,"sessions":1,"success":true,"tables":{"rr_intervals":[],"sessions":[{"id":"s1"}]}}"#,
+    );
+    check(
+        serde_json::to_string(&ParticipantExportBody {
+            success: true,
+            tables,
+        })
+        .unwrap(),
+        r#"{"success":true,"tables":{"rr_intervals":[],"sessions":[{"id":"s1"}]}}"#,
+    );
 }

@@ -1,25 +1,18 @@
 //! The coherence bands of a 0–100 score: **low** `< 40`, **medium** `40 ≤ score < 60`,
-//! **high** `≥ 60` (coherence.md §2, the original platform's thresholds).
-//!
-//! The thresholds are written here once, privately, until the protocol crate names them;
-//! everything in this crate (classification, the lines on the charts) reads them from here.
+//! **high** `≥ 60` (coherence.md §2, the original platform's thresholds). The thresholds are
+//! `synchub_protocol`'s named constants, so the report bands a score exactly as the live
+//! engine, the wire and every client do; this module only names them for the charts.
 
 use synchub_protocol::CoherencePhase;
 
 /// Scores from here up are medium.
-pub(crate) const MEDIUM_FROM: f64 = 40.0;
+pub(crate) const MEDIUM_FROM: f64 = synchub_protocol::MEDIUM_COHERENCE_MIN_SCORE;
 /// Scores from here up are high.
-pub(crate) const HIGH_FROM: f64 = 60.0;
+pub(crate) const HIGH_FROM: f64 = synchub_protocol::HIGH_COHERENCE_MIN_SCORE;
 
 /// The band of a score (NaN counts as low, as in the live engine).
 pub(crate) fn band_of(score: f64) -> CoherencePhase {
-    if score >= HIGH_FROM {
-        CoherencePhase::High
-    } else if score >= MEDIUM_FROM {
-        CoherencePhase::Medium
-    } else {
-        CoherencePhase::Low
-    }
+    CoherencePhase::from_score(score)
 }
 
 pub(crate) fn band_label(band: CoherencePhase) -> &'static str {

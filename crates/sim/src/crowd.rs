@@ -10,10 +10,9 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::client::{
-    ParticipantConfig, ParticipantOutcome, Reporting, RunState, Transport, WsHandshake,
-    run_participant,
-};
+use crate::beats::Reporting;
+use crate::client::{ParticipantConfig, ParticipantOutcome, RunState, run_participant};
+use crate::connection::{Transport, WsHandshake};
 use crate::rr::Profile;
 use crate::stats::{CrowdStats, StatsSnapshot};
 

@@ -5,10 +5,14 @@
 //!
 //! - [`rr`]: deterministic RR streams with coherence profiles ([`rr::Profile`]: settling,
 //!   coherent, restless, irregular), each participant's physiology drawn from a seed.
-//! - [`client`]: one participant over `/ws` or Socket.IO v4: joins, time-syncs, sends RR batches
-//!   with `seq` (or scores every 5 s), tracks acks, resumes with its token after a dropped
-//!   connection and resends what was not acknowledged.
-//! - [`socketio`]: the Engine.IO v4 / Socket.IO v5 packet framing the client speaks (written
+//! - [`client`]: one participant's behaviour: joins, time-syncs, sends RR batches with `seq`
+//!   (or scores every 5 s), tracks acks, resumes with its token after a dropped connection and
+//!   resends what was not acknowledged.
+//! - [`beats`]: a participant's beats: the RR stream cut into numbered batches that wait for
+//!   their ack, or scored locally for score-only participants.
+//! - [`connection`]: the framing: one connection over `/ws` or Socket.IO v4 with its
+//!   handshake, hub events in, client events out.
+//! - [`socketio`]: the Engine.IO v4 / Socket.IO v5 packet framing the connection speaks (written
 //!   here so the binaries need no TLS or HTTP client stack).
 //! - [`crowd`]: N participants started at a controlled rate with a mix of profiles and
 //!   transports, cancellable, with shared [`stats`].
@@ -51,7 +55,9 @@
 //! - **Depends only on `protocol` and `hrv` of ours**: what it sends is built from the
 //!   protocol's types; hub events are read leniently, field by field.
 
+pub mod beats;
 pub mod client;
+pub mod connection;
 pub mod crowd;
 pub mod discovery;
 pub mod procfs;

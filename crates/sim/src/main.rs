@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use synchub_sim::client::Transport;
+use synchub_sim::connection::Transport;
 use synchub_sim::crowd::{Crowd, CrowdConfig, ProfileMix, TransportMix};
 use synchub_sim::procfs::{CpuSampler, ProcessId};
 use synchub_sim::rr::Profile;
@@ -136,7 +136,7 @@ impl CrowdArgs {
         if !self.ramp_per_sec.is_finite() || self.ramp_per_sec <= 0.0 {
             bail!("--ramp-per-sec must be positive");
         }
-        synchub_sim::client::websocket_base_url(hub).context("reading --hub")?;
+        synchub_sim::connection::websocket_base_url(hub).context("reading --hub")?;
         let mut config = CrowdConfig::new(hub, self.participants);
         config.room_code = self.room_code.clone();
         config.transport = match self.transport {

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use synchub_sim::client::{
-    ParticipantConfig, ParticipantOutcome, RunState, Transport, WsHandshake, run_participant,
-};
+use synchub_sim::client::{ParticipantConfig, ParticipantOutcome, RunState, run_participant};
+use synchub_sim::connection::{Transport, WsHandshake};
 use synchub_sim::crowd::{Crowd, CrowdConfig, ProfileMix, TransportMix};
 use synchub_sim::rr::Profile;
 use synchub_sim::stats::{CrowdStats, StatsSnapshot};

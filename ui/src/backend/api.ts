@@ -6,13 +6,16 @@ import { HubError, hubErrorFromNetwork, hubErrorFromResponse } from "../lib/api-
 import type { HubInfo } from "../generated/rest.hub_info";
 import type { Schedule } from "../generated/rest.schedule";
 import type { SessionInfo } from "../generated/rest.session_info";
+import type { SessionCommandBody } from "../generated/rest.session_command";
 import type { ArrayOf_SessionInfo as SessionList } from "../generated/rest.session_list";
 import type { ParticipantList } from "../generated/rest.participant_list";
 import type { Pacer } from "../generated/hub.pacer";
 import type { PacerRequest } from "../generated/rest.pacer";
 import type { StrapAssignRequest } from "../generated/rest.strap_assign";
+import type { Strap } from "../generated/rest.strap";
 import type { StrapList } from "../generated/rest.strap_list";
 import type { SyncSettingsRequest } from "../generated/rest.sync_settings";
+import type { SyncStatus } from "../generated/rest.sync_status";
 
 export type ExportFormat = "json" | "csv" | "parquet";
 
@@ -83,15 +86,15 @@ export class HubApi {
     return this.request("GET", `/api/sessions/${encodeURIComponent(id)}`);
   }
 
-  startSession(): Promise<SessionInfo> {
+  startSession(): Promise<SessionCommandBody> {
     return this.request("POST", "/api/sessions");
   }
 
-  advanceSession(id: string): Promise<SessionInfo> {
+  advanceSession(id: string): Promise<SessionCommandBody> {
     return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/advance`);
   }
 
-  endSession(id: string): Promise<SessionInfo> {
+  endSession(id: string): Promise<SessionCommandBody> {
     return this.request("POST", `/api/sessions/${encodeURIComponent(id)}/end`);
   }
 
@@ -103,11 +106,12 @@ export class HubApi {
     return this.request("GET", "/api/straps");
   }
 
-  assignStrap(id: string, assignment: StrapAssignRequest): Promise<unknown> {
+  assignStrap(id: string, assignment: StrapAssignRequest): Promise<Strap> {
     return this.request("POST", `/api/straps/${encodeURIComponent(id)}/assign`, assignment);
   }
 
-  unassignStrap(id: string): Promise<unknown> {
+  /** Answered with 204 and no body. */
+  unassignStrap(id: string): Promise<void> {
     return this.request("DELETE", `/api/straps/${encodeURIComponent(id)}/assign`);
   }
 
@@ -115,11 +119,11 @@ export class HubApi {
     return this.request("PUT", "/api/pacer", settings);
   }
 
-  putSync(settings: SyncSettingsRequest): Promise<unknown> {
+  putSync(settings: SyncSettingsRequest): Promise<SyncStatus> {
     return this.request("PUT", "/api/sync", settings);
   }
 
-  runSync(): Promise<unknown> {
+  runSync(): Promise<SyncStatus> {
     return this.request("POST", "/api/sync");
   }
 

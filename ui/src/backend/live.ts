@@ -10,6 +10,8 @@ import type { Pacer } from "../generated/hub.pacer";
 import type { ParticipantUpdate } from "../generated/hub.participant_update";
 import type { ErrorEvent } from "../generated/hub.error";
 import type { TimeSyncReply } from "../generated/hub.time_sync";
+import type { TimeSyncRequest } from "../generated/client.time_sync";
+import type { Handshake } from "../generated/handshake";
 
 /** What the hub sends a display. */
 export interface DisplayEvents {
@@ -25,17 +27,18 @@ export interface DisplayEvents {
 
 /** What a display may send. */
 export interface DisplayEmits {
-  time_sync: (data: { clientTime: number }) => void;
+  time_sync: (data: TimeSyncRequest) => void;
 }
 
 export type DisplaySocket = Socket<DisplayEvents, DisplayEmits>;
 
 /** Opens the display connection to the hub at `baseUrl` (`""` = this page's origin). */
 export function connectDisplay(baseUrl: string, roomCode: string | null): DisplaySocket {
+  const auth: Handshake = roomCode === null ? { role: "display" } : { role: "display", roomCode };
   const options = {
     path: "/socket.io/",
     transports: ["websocket"],
-    auth: roomCode === null ? { role: "display" } : { role: "display", roomCode },
+    auth,
     reconnectionDelay: 500,
     reconnectionDelayMax: 4000,
   };

@@ -4,6 +4,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import type { RoomState } from "./room-state";
 import { formatDuration } from "../lib/format";
+import { coherenceBands } from "../generated/coherence_bands";
 
 const bandColours = { low: "#e0946a", medium: "#e8cd76", high: "#74d69f" };
 
@@ -16,10 +17,11 @@ function bandsPlugin(): uPlot.Plugin {
         const { left, width } = plot.bbox;
         const y = (value: number) => plot.valToPos(value, "y", true);
         ctx.save();
+        const { mediumMinScore, highMinScore } = coherenceBands;
         for (const [from, to, colour] of [
-          [0, 40, bandColours.low],
-          [40, 60, bandColours.medium],
-          [60, 100, bandColours.high],
+          [0, mediumMinScore, bandColours.low],
+          [mediumMinScore, highMinScore, bandColours.medium],
+          [highMinScore, 100, bandColours.high],
         ] as const) {
           ctx.fillStyle = colour + "1a";
           ctx.fillRect(left, y(to), width, y(from) - y(to));

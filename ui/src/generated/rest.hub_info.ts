@@ -162,7 +162,7 @@ export interface PhaseSecs1 {
   preparation: number;
 }
 /**
- * `PUT /api/schedule` body, and the `schedule` part of [`HubInfo`].
+ * `PUT /api/schedule` body, and the `schedule` part of `HubInfo` (`GET /api/hub`).
  *
  * This interface was referenced by `HubInfo`'s JSON-Schema
  * via the `definition` "Schedule".
@@ -199,7 +199,8 @@ export interface StoreStatus1 {
   sizeBytes?: number | null;
 }
 /**
- * Central sync status.
+ * Central sync status: the `sync` part of `GET /api/hub`, and the answer to `PUT /api/sync`
+ * and `POST /api/sync` (status 202).
  *
  * This interface was referenced by `HubInfo`'s JSON-Schema
  * via the `definition` "SyncStatus".

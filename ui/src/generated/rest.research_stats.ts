@@ -7,7 +7,7 @@
 export interface ResearchStatsBody {
   stats: ResearchStats;
   /**
-   * Always `true` on success (errors use [`ApiErrorBody`]).
+   * Always `true` on success (errors use `ApiErrorBody`).
    */
   success: boolean;
 }

@@ -10,7 +10,7 @@
 export type ScheduleMode = "rolling" | "manual";
 
 /**
- * PUT /api/schedule request body (facilitator).
+ * PUT /api/schedule request body (facilitator); the answer is the schedule in force, in the same shape.
  */
 export interface Schedule {
   /**

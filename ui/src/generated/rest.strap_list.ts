@@ -28,7 +28,8 @@ export interface StrapList {
   straps: Strap[];
 }
 /**
- * One strap of `GET /api/straps`.
+ * One strap of `GET /api/straps`; also the answer to `POST /api/straps/{id}/assign`, with
+ * `assigned` set.
  *
  * This interface was referenced by `StrapList`'s JSON-Schema
  * via the `definition` "Strap".

@@ -1,6 +1,8 @@
 // How numbers, times and enum values read on screen: one place, so the console, the join page
 // and their tests agree. Text is plain English for a non-technical facilitator.
 import type { IntentionCategory } from "../generated/client.join_session";
+import { coherenceBands } from "../generated/coherence_bands";
+import type { CoherencePhase } from "../generated/hub.personal_feedback";
 
 /** `m:ss` for durations under an hour, `h:mm:ss` above; negative counts as 0. */
 export function formatDuration(ms: number): string {
@@ -118,10 +120,13 @@ export function qualityLabel(quality: string | null | undefined): string {
   return qualityLabels[quality] ?? quality;
 }
 
-/** The band of a score, as the hub computes it: low < 40 ≤ medium < 60 ≤ high. */
-export function coherenceBand(score: number): "low" | "medium" | "high" {
-  if (score >= 60) return "high";
-  if (score >= 40) return "medium";
+/**
+ * The band of a score, as the hub computes it (low < 40 ≤ medium < 60 ≤ high): the thresholds
+ * come from the generated wire types, so they are the hub's own numbers.
+ */
+export function coherenceBand(score: number): CoherencePhase {
+  if (score >= coherenceBands.highMinScore) return "high";
+  if (score >= coherenceBands.mediumMinScore) return "medium";
   return "low";
 }
 

@@ -7,8 +7,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use serde_json::{Value, json};
 use synchub_protocol::ErrorCode;
+use synchub_protocol::rest::{ErasedRows, ErasureBody, ParticipantExportBody};
 use synchub_session::ResumeToken;
 use synchub_store::ExportFormat;
 use tokio::sync::oneshot;
@@ -63,18 +63,21 @@ async fn pseudonym_of(
 pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ParticipantExportBody>, AppError> {
     let token = presented_token(&headers)?;
     let pseudonym = pseudonym_of(&state, token, false).await?;
     let store = state.store.clone();
-    let body = tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+    let body = tokio::task::spawn_blocking(move || -> anyhow::Result<ParticipantExportBody> {
         let out = tempfile_dir()?;
         let report = store.export_participant(&pseudonym, ExportFormat::Json, &out, &mut |_| {});
         let tables = report
             .map_err(anyhow::Error::from)
             .and_then(|report| read_json_tables(&report));
         let _ = std::fs::remove_dir_all(&out);
-        Ok(json!({"success": true, "tables": tables?}))
+        Ok(ParticipantExportBody {
+            success: true,
+            tables: tables?,
+        })
     })
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))??;
@@ -84,20 +87,20 @@ pub async fn export(
 pub async fn erase(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ErasureBody>, AppError> {
     let token = presented_token(&headers)?;
     let pseudonym = pseudonym_of(&state, token, true).await?;
     let store = state.store.clone();
     let report = tokio::task::spawn_blocking(move || store.erase_participant(&pseudonym))
         .await
         .map_err(|error| AppError::Internal(anyhow::anyhow!("erasure task: {error}")))??;
-    Ok(Json(json!({
-        "success": true,
-        "erased": {
-            "participantRows": report.participant_rows,
-            "beatRows": report.beat_rows,
-            "metricRows": report.metric_rows,
-            "pairRows": report.pair_rows,
-        }
-    })))
+    Ok(Json(ErasureBody {
+        erased: ErasedRows {
+            beat_rows: report.beat_rows,
+            metric_rows: report.metric_rows,
+            pair_rows: report.pair_rows,
+            participant_rows: report.participant_rows,
+        },
+        success: true,
+    }))
 }

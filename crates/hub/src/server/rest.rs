@@ -6,14 +6,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use synchub_protocol::ErrorCode;
+use serde_json::Value;
 use synchub_protocol::rest::{
-    Health, HubInfo, PacerRequest, ParticipantList, ResearchStats, ResearchStatsBody, Schedule,
-    ScheduleMode, SessionInfo, StoreStatus, SyncSettingsRequest, SyncStatus,
+    Health, HubInfo, PacerRequest, ParticipantList, ResearchExportBody, ResearchStats,
+    ResearchStatsBody, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, StoreStatus,
+    SyncSettingsRequest, SyncStatus,
 };
+use synchub_protocol::{ErrorCode, SessionPhase};
 use synchub_session::SessionId;
-use synchub_session::record::Phase;
 use synchub_store::{ExportFormat, ExportRequest};
 
 use super::AppState;
@@ -263,18 +263,17 @@ pub async fn start_session(State(state): State<AppState>) -> Result<impl IntoRes
         .map_err(|error| engine_refusal(&error))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"sessionId": session_id.to_string(), "phase": "preparation"})),
+        Json(SessionCommandBody {
+            phase: SessionPhase::Preparation,
+            session_id: session_id.to_string(),
+        }),
     ))
-}
-
-fn phase_name(phase: Phase) -> Value {
-    serde_json::to_value(convert::phase(phase)).unwrap_or(Value::Null)
 }
 
 pub async fn advance_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SessionCommandBody>, AppError> {
     let session_id = parse_session_id(&id)
         .ok_or_else(|| AppError::api(ErrorCode::NotFound, "no such session"))?;
     let phase = state
@@ -283,13 +282,16 @@ pub async fn advance_session(
         .await
         .ok_or_else(engine_gone)?
         .map_err(|error| engine_refusal(&error))?;
-    Ok(Json(json!({"sessionId": id, "phase": phase_name(phase)})))
+    Ok(Json(SessionCommandBody {
+        phase: convert::phase(phase),
+        session_id: id,
+    }))
 }
 
 pub async fn end_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SessionCommandBody>, AppError> {
     let session_id = parse_session_id(&id)
         .ok_or_else(|| AppError::api(ErrorCode::NotFound, "no such session"))?;
     state
@@ -298,7 +300,10 @@ pub async fn end_session(
         .await
         .ok_or_else(engine_gone)?
         .map_err(|error| engine_refusal(&error))?;
-    Ok(Json(json!({"sessionId": id, "phase": "complete"})))
+    Ok(Json(SessionCommandBody {
+        phase: SessionPhase::Complete,
+        session_id: id,
+    }))
 }
 
 pub async fn participants(State(state): State<AppState>) -> Json<ParticipantList> {
@@ -409,21 +414,24 @@ pub async fn research_export(
     super::export_zip::download(&state, request).await
 }
 
-async fn json_export(state: &AppState, mut request: ExportRequest) -> Result<Value, AppError> {
+async fn json_export(
+    state: &AppState,
+    mut request: ExportRequest,
+) -> Result<ResearchExportBody, AppError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Value> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<ResearchExportBody> {
         request.out_dir = tempfile_dir()?;
         let report = store.export(&request, &mut |_| {})?;
         let tables = read_json_tables(&report);
         let _ = std::fs::remove_dir_all(&request.out_dir);
         let tables = tables?;
-        Ok(json!({
-            "success": true,
-            "exportId": report.export_id.to_string(),
-            "sessions": report.sessions,
-            "participants": report.participants,
-            "tables": tables,
-        }))
+        Ok(ResearchExportBody {
+            export_id: report.export_id.to_string(),
+            participants: report.participants,
+            sessions: report.sessions,
+            success: true,
+            tables,
+        })
     })
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))?

@@ -1,0 +1,95 @@
+//! Bodies of the hub's HTTP API: every request the hub validates and every reply it sends is a
+//! type here, with its JSON Schema under `docs/protocol/schema/rest.*.json`. The public endpoints
+//! keep the original platform's shapes (`GET /health`, `GET /api/sessions[/current|/{id}]`,
+//! `GET /api/research/stats`); the facilitator's endpoints and the participant's data rights
+//! are new.
+//!
+//! One file per part of the API: `sessions` (the session endpoints and the
+//! schedule), `settings` (the hub, its central sync and the pacer), `room` (participants and
+//! straps), `research` (statistics, exports and erasure). Everything is re-exported here, so a
+//! body is always `synchub_protocol::rest::Name`.
+//!
+//! Two error shapes exist, on purpose:
+//! - [`ApiErrorBody`] `{"error": {"code", "message"}}` for every new endpoint;
+//! - [`LegacyErrorBody`] `{"error": "No active session found"}` for the 404s of the original
+//!   session endpoints (`/api/sessions/current`, `/api/sessions/{id}`), whose existing clients
+//!   read `error` as a string.
+
+mod research;
+mod room;
+mod sessions;
+mod settings;
+
+pub use research::{
+    ErasedRows, ErasureBody, ParticipantExportBody, ResearchExportBody, ResearchStats,
+    ResearchStatsBody,
+};
+pub use room::{
+    ParticipantList, ParticipantSummary, Strap, StrapAssignRequest, StrapAssignment, StrapList,
+    StrapState,
+};
+pub use sessions::{
+    PhaseSecs, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SessionList,
+};
+pub use settings::{
+    HubInfo, PacerRequest, StoreStatus, SyncSettingsRequest, SyncState, SyncStatus,
+    SyncTableProgress,
+};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::ErrorCode;
+use crate::error::DecodeError;
+
+/// `GET /health` (original shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// Always `"ok"` when the hub answers.
+    pub status: String,
+    /// Hub time, ms since the Unix epoch.
+    pub timestamp: u64,
+}
+
+/// `{"error": "…"}`: the original 404 body of `/api/sessions/current` and
+/// `/api/sessions/{id}`, kept for their existing clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LegacyErrorBody {
+    /// Human-readable message (`"No active session found"`, `"Session not found"`).
+    pub error: String,
+}
+
+/// The `error` object of [`ApiErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiError {
+    /// Stable code to switch on.
+    pub code: ErrorCode,
+    /// For people; never parse it.
+    pub message: String,
+}
+
+/// `{"error": {"code", "message"}}`: the error body of every new endpoint, with status 400,
+/// 401, 404, 409, 413 or 429 ([`ErrorCode::http_status`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+impl ApiErrorBody {
+    /// An error body with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiErrorBody {
+            error: ApiError {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+impl From<&DecodeError> for ApiErrorBody {
+    fn from(error: &DecodeError) -> Self {
+        ApiErrorBody::new(error.code(), error.to_string())
+    }
+}
