@@ -23,6 +23,38 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connects to `database_url`. The connection's I/O runs on a spawned task that ends when the
 /// returned client is dropped or the connection breaks (the client's next call then fails).
 pub async fn connect(database_url: &str) -> Result<Client, Error> {
+    let (client, connection) = open(database_url).await?;
+    connection.detach();
+    Ok(client)
+}
+
+/// Like [`connect`], but the connection's task also ends when the guard is dropped: a socket to
+/// a server that stopped answering would otherwise keep it (and the socket) waiting.
+pub(crate) async fn connect_guarded(
+    database_url: &str,
+) -> Result<(Client, ConnectionGuard), Error> {
+    open(database_url).await
+}
+
+/// Ends the connection's task when dropped, unless detached.
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard(Option<tokio::task::JoinHandle<()>>);
+
+impl ConnectionGuard {
+    fn detach(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn open(database_url: &str) -> Result<(Client, ConnectionGuard), Error> {
     let mut config: Config = database_url
         .parse()
         .map_err(|source| Error::DatabaseUrl { source })?;
@@ -33,13 +65,13 @@ pub async fn connect(database_url: &str) -> Result<Client, Error> {
         config.application_name("synchub");
     }
     let (client, connection) = config.connect(tls_connector()?).await?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(error) = connection.await {
             // The caller sees the failure on its next call and handles it there.
             tracing::debug!(%error, "central database connection ended");
         }
     });
-    Ok(client)
+    Ok((client, ConnectionGuard(Some(task))))
 }
 
 fn tls_connector() -> Result<MakeRustlsConnect, Error> {

@@ -54,22 +54,26 @@
 //! ```
 
 mod connect;
+mod deadline;
 mod export;
+mod local;
 mod push;
 mod schema;
 mod tables;
+mod watch;
 
 pub use connect::{connect, redacted_url};
+pub use deadline::DEFAULT_TIMEOUT;
 pub use export::{
     ExportedFile, RESEARCH_VIEWS, ResearchExportReport, ResearchExportRequest, ResearchFormat,
     research_export,
 };
 pub use push::{
-    DEFAULT_BATCH_ROWS, SyncOptions, SyncReport, SyncStatus, TableCount, TableProgress, push,
-    verify, watch,
+    DEFAULT_BATCH_ROWS, SyncOptions, SyncReport, TableCount, TableProgress, push, verify,
 };
 pub use schema::{Timescale, migrate};
 pub use tables::table_names;
+pub use watch::{SyncStatus, watch};
 
 use std::path::PathBuf;
 
@@ -103,4 +107,13 @@ pub enum Error {
     ExportFile(#[from] synchub_store::Error),
     #[error("writing the export: {0}")]
     Export(String),
+    /// A call to the central database ran out of time (client side, or the server's own
+    /// `statement_timeout`): the database or the network stopped answering.
+    #[error(
+        "the central database did not answer within {limit:?} while {what}; nothing of this attempt was kept, and the next one resumes where the last committed batch ended"
+    )]
+    Timeout {
+        what: String,
+        limit: std::time::Duration,
+    },
 }

@@ -11,24 +11,25 @@
 //! 5. set the watermark to `upper`; commit.
 //!
 //! A cut anywhere before the commit leaves nothing behind; a cut after it, before the client
-//! heard of it, only means the next push re-reads the watermark and goes on. The local
+//! heard of it, only means the next push re-reads the watermark and goes on. A database that
+//! stops answering is a cut too: every call has a deadline (`deadline`), so the attempt fails
+//! within [`SyncOptions::timeout`] and says so. The local
 //! `sync_state` table is never written here: the store's writer thread is the only writer of the
 //! hub's database, and the central watermark is the authority anyway.
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use futures_util::pin_mut;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::ToSql;
 
 use crate::Error;
+use crate::deadline::{self, DEFAULT_TIMEOUT, within};
+use crate::local::{LocalSource, Value};
 use crate::schema::{self, Timescale};
-use crate::tables::{Kind, TABLES, TableSpec};
+use crate::tables::{TABLES, TableSpec};
 
 /// Rows per batch (and per central transaction) unless told otherwise.
 pub const DEFAULT_BATCH_ROWS: usize = 50_000;
@@ -42,6 +43,10 @@ pub struct SyncOptions {
     pub database_path: PathBuf,
     /// Rows per batch and central transaction.
     pub batch_rows: usize,
+    /// How long any one call to the central database may take (each statement, each row of a
+    /// `COPY`, the commit), and the server's `statement_timeout` and
+    /// `idle_in_transaction_session_timeout`. Default [`DEFAULT_TIMEOUT`].
+    pub timeout: Duration,
 }
 
 impl SyncOptions {
@@ -50,6 +55,7 @@ impl SyncOptions {
             database_url: database_url.into(),
             database_path: database_path.into(),
             batch_rows: DEFAULT_BATCH_ROWS,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -128,27 +134,63 @@ pub async fn push(
     progress: &mut (dyn FnMut(&TableProgress) + Send),
 ) -> Result<SyncReport, Error> {
     let started = Instant::now();
+    let limit = options.timeout;
     let local = LocalSource::open(&options.database_path)?;
     let (hub_id, hub_created_at_ms) = local.hub().await?;
-    let mut client = crate::connect(&options.database_url).await?;
-    let timescale = schema::migrate(&mut client).await?;
-    register_hub(&client, hub_id, hub_created_at_ms).await?;
+    let (mut client, _connection) = within(
+        limit,
+        || "connecting".to_owned(),
+        crate::connect::connect_guarded(&options.database_url),
+    )
+    .await?;
+    let backend = deadline::limit_session(&client, limit).await?;
+    let outcome = push_on(
+        &mut client,
+        &local,
+        hub_id,
+        hub_created_at_ms,
+        options,
+        progress,
+    )
+    .await;
+    if let Err(Error::Timeout { .. }) = &outcome {
+        // The server may hold this session's transaction (and the watermark row's lock) for a
+        // while yet: ask it to let go, so the next attempt need not wait behind it.
+        deadline::abandon(options.database_url.clone(), backend, limit);
+    }
+    let (timescale, tables, counts) = outcome?;
+    Ok(SyncReport {
+        hub_id,
+        timescale,
+        tables,
+        counts,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The push on an open, time-limited session: schema, hub, every table, the count check.
+async fn push_on(
+    client: &mut Client,
+    local: &LocalSource,
+    hub_id: uuid::Uuid,
+    hub_created_at_ms: i64,
+    options: &SyncOptions,
+    progress: &mut (dyn FnMut(&TableProgress) + Send),
+) -> Result<(Timescale, Vec<TableProgress>, Vec<TableCount>), Error> {
+    let limit = options.timeout;
+    let timescale = within(
+        limit,
+        || "migrating the central schema".to_owned(),
+        schema::migrate(client),
+    )
+    .await?;
+    register_hub(client, hub_id, hub_created_at_ms, limit).await?;
 
     let mut tables = Vec::with_capacity(TABLES.len());
     for spec in TABLES.iter() {
-        tables.push(
-            push_table(
-                &mut client,
-                &local,
-                hub_id,
-                spec,
-                options.batch_rows,
-                progress,
-            )
-            .await?,
-        );
+        tables.push(push_table(client, local, hub_id, spec, options, progress).await?);
     }
-    let counts = verify_counts(&client, &local, hub_id).await?;
+    let counts = verify_counts(client, local, hub_id, limit).await?;
     let disagreeing: Vec<String> = counts
         .iter()
         .filter(|count| count.local != count.central)
@@ -162,44 +204,52 @@ pub async fn push(
     if !disagreeing.is_empty() {
         return Err(Error::Verification(disagreeing.join("; ")));
     }
-    Ok(SyncReport {
-        hub_id,
-        timescale,
-        tables,
-        counts,
-        elapsed: started.elapsed(),
-    })
+    Ok((timescale, tables, counts))
 }
 
 /// Counts eligible rows locally and this hub's rows centrally, up to each central watermark,
 /// without sending anything. `push` ends with this; `GET /api/hub` can show `pending`.
 pub async fn verify(options: &SyncOptions) -> Result<Vec<TableCount>, Error> {
+    let limit = options.timeout;
     let local = LocalSource::open(&options.database_path)?;
     let (hub_id, _) = local.hub().await?;
-    let client = crate::connect(&options.database_url).await?;
-    verify_counts(&client, &local, hub_id).await
+    let (client, _connection) = within(
+        limit,
+        || "connecting".to_owned(),
+        crate::connect::connect_guarded(&options.database_url),
+    )
+    .await?;
+    deadline::limit_session(&client, limit).await?;
+    verify_counts(&client, &local, hub_id, limit).await
 }
 
 async fn register_hub(
     client: &Client,
     hub_id: uuid::Uuid,
     created_at_ms: i64,
+    limit: Duration,
 ) -> Result<(), Error> {
-    client
-        .execute(
+    within(
+        limit,
+        || "registering the hub".to_owned(),
+        client.execute(
             "INSERT INTO hubs (hub_id, created_at_ms) VALUES ($1, $2) \
              ON CONFLICT (hub_id) DO UPDATE SET last_sync_at = now()",
             &[&hub_id, &created_at_ms],
-        )
-        .await?;
+        ),
+    )
+    .await?;
     let names: Vec<&str> = TABLES.iter().map(|spec| spec.name).collect();
-    client
-        .execute(
+    within(
+        limit,
+        || "registering the hub's tables".to_owned(),
+        client.execute(
             "INSERT INTO hub_sync_state (hub_id, table_name) SELECT $1, unnest($2::text[]) \
              ON CONFLICT DO NOTHING",
             &[&hub_id, &names],
-        )
-        .await?;
+        ),
+    )
+    .await?;
     Ok(())
 }
 
@@ -208,36 +258,63 @@ async fn push_table(
     local: &LocalSource,
     hub_id: uuid::Uuid,
     spec: &'static TableSpec,
-    batch_rows: usize,
+    options: &SyncOptions,
     progress: &mut (dyn FnMut(&TableProgress) + Send),
 ) -> Result<TableProgress, Error> {
     let started = Instant::now();
+    let limit = options.timeout;
+    let table = spec.name;
     let horizon = local.horizon(spec).await?;
     let types = spec.types();
     let mut report = TableProgress {
-        table: spec.name,
+        table,
         rows: 0,
         bytes: 0,
         elapsed: Duration::ZERO,
         done: false,
     };
     loop {
-        let transaction = client.transaction().await?;
-        let watermark: i64 = transaction
-            .query_one(
+        let transaction = within(
+            limit,
+            || format!("opening a transaction for {table}"),
+            client.transaction(),
+        )
+        .await?;
+        let watermark: i64 = within(
+            limit,
+            || format!("reading the watermark of {table}"),
+            transaction.query_one(
                 "SELECT watermark FROM hub_sync_state WHERE hub_id = $1 AND table_name = $2 \
                  FOR UPDATE",
-                &[&hub_id, &spec.name],
-            )
-            .await?
-            .get(0);
+                &[&hub_id, &table],
+            ),
+        )
+        .await?
+        .get(0);
         if watermark >= horizon {
-            transaction.commit().await?;
+            within(
+                limit,
+                || format!("committing {table}"),
+                transaction.commit(),
+            )
+            .await?;
             break;
         }
-        let batch = local.read(spec, watermark, horizon, batch_rows).await?;
-        transaction.batch_execute(&spec.create_staging).await?;
-        let sink = transaction.copy_in(&spec.copy_in).await?;
+        let batch = local
+            .read(spec, watermark, horizon, options.batch_rows)
+            .await?;
+        within(
+            limit,
+            || format!("creating the staging table of {table}"),
+            transaction.batch_execute(&spec.create_staging),
+        )
+        .await?;
+        let sink = within(
+            limit,
+            || format!("starting the COPY of {table}"),
+            transaction.copy_in(&spec.copy_in),
+        )
+        .await?;
         let writer = BinaryCopyInWriter::new(sink, &types);
         pin_mut!(writer);
         let width = spec.columns.len();
@@ -245,21 +322,49 @@ async fn push_table(
         for values in batch.values.chunks(width) {
             row.clear();
             row.extend(values.iter().map(Value::as_sql));
-            writer.as_mut().write(&row).await?;
-        }
-        writer.finish().await?;
-        transaction.execute(&spec.insert, &[&hub_id]).await?;
-        for statement in &spec.after_insert {
-            transaction.execute(statement, &[&hub_id]).await?;
-        }
-        transaction
-            .execute(
-                "UPDATE hub_sync_state SET watermark = $3, updated_at = now() \
-                 WHERE hub_id = $1 AND table_name = $2",
-                &[&hub_id, &spec.name, &batch.upper],
+            within(
+                limit,
+                || format!("sending rows of {table}"),
+                writer.as_mut().write(&row),
             )
             .await?;
-        transaction.commit().await?;
+        }
+        within(
+            limit,
+            || format!("finishing the COPY of {table}"),
+            writer.finish(),
+        )
+        .await?;
+        within(
+            limit,
+            || format!("inserting the rows of {table}"),
+            transaction.execute(&spec.insert, &[&hub_id]),
+        )
+        .await?;
+        for statement in &spec.after_insert {
+            within(
+                limit,
+                || format!("applying erasures to {table}"),
+                transaction.execute(statement, &[&hub_id]),
+            )
+            .await?;
+        }
+        within(
+            limit,
+            || format!("moving the watermark of {table}"),
+            transaction.execute(
+                "UPDATE hub_sync_state SET watermark = $3, updated_at = now() \
+                 WHERE hub_id = $1 AND table_name = $2",
+                &[&hub_id, &table, &batch.upper],
+            ),
+        )
+        .await?;
+        within(
+            limit,
+            || format!("committing {table}"),
+            transaction.commit(),
+        )
+        .await?;
         report.rows += batch.rows;
         report.bytes += batch.bytes;
         report.elapsed = started.elapsed();
@@ -275,26 +380,34 @@ async fn verify_counts(
     client: &Client,
     local: &LocalSource,
     hub_id: uuid::Uuid,
+    limit: Duration,
 ) -> Result<Vec<TableCount>, Error> {
     let mut counts = Vec::with_capacity(TABLES.len());
     for spec in TABLES.iter() {
-        let watermark: i64 = client
-            .query_opt(
+        let table = spec.name;
+        let watermark: i64 = within(
+            limit,
+            || format!("reading the watermark of {table}"),
+            client.query_opt(
                 "SELECT watermark FROM hub_sync_state WHERE hub_id = $1 AND table_name = $2",
-                &[&hub_id, &spec.name],
-            )
-            .await?
-            .map_or(0, |row| row.get(0));
-        let central: i64 = client
-            .query_one(
-                &format!("SELECT count(*) FROM {} WHERE hub_id = $1", spec.name),
+                &[&hub_id, &table],
+            ),
+        )
+        .await?
+        .map_or(0, |row| row.get(0));
+        let central: i64 = within(
+            limit,
+            || format!("counting the central rows of {table}"),
+            client.query_one(
+                &format!("SELECT count(*) FROM {table} WHERE hub_id = $1"),
                 &[&hub_id],
-            )
-            .await?
-            .get(0);
+            ),
+        )
+        .await?
+        .get(0);
         let (local_rows, all_rows) = local.count(spec, watermark).await?;
         counts.push(TableCount {
-            table: spec.name,
+            table,
             local: local_rows,
             central: u64::try_from(central).unwrap_or(0),
             pending: all_rows.saturating_sub(local_rows),
@@ -302,279 +415,4 @@ async fn verify_counts(
         });
     }
     Ok(counts)
-}
-
-/// What the background sync reports to the hub (`GET /api/hub`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SyncStatus {
-    /// When the last push succeeded (ms since the Unix epoch).
-    pub last_sync_ms: Option<i64>,
-    /// Rows the last successful push sent.
-    pub last_rows: u64,
-    /// Eligible rows not yet central after the last successful push (a running session's).
-    pub rows_pending: u64,
-    /// The last failure, cleared by the next success.
-    pub last_error: Option<String>,
-    /// Failed attempts since the last success.
-    pub consecutive_failures: u32,
-    /// A push is under way.
-    pub running: bool,
-    /// Per-table progress of the push under way, or of the last one.
-    pub tables: Vec<TableProgress>,
-}
-
-/// The hub's background sync: pushes every `every` (or at once when `now` is notified),
-/// retrying with exponential backoff (1 s up to 5 min) while the database is unreachable, and
-/// publishes each outcome and every table's progress on `status`. Runs until `stop` completes
-/// (or the task is dropped); a push in flight when `stop` fires is abandoned, which is safe
-/// (see the module doc).
-pub async fn watch(
-    options: SyncOptions,
-    every: Duration,
-    status: tokio::sync::watch::Sender<SyncStatus>,
-    now: Arc<tokio::sync::Notify>,
-    stop: impl Future<Output = ()>,
-) {
-    const FIRST_RETRY: Duration = Duration::from_secs(1);
-    const LONGEST_RETRY: Duration = Duration::from_secs(300);
-    pin_mut!(stop);
-    let mut retry = FIRST_RETRY;
-    loop {
-        status.send_modify(|status| {
-            status.running = true;
-            status.tables.clear();
-        });
-        let mut progress = |table: &TableProgress| {
-            status.send_modify(|status| {
-                match status
-                    .tables
-                    .iter_mut()
-                    .find(|known| known.table == table.table)
-                {
-                    Some(known) => *known = table.clone(),
-                    None => status.tables.push(table.clone()),
-                }
-            });
-        };
-        let outcome = tokio::select! {
-            outcome = push(&options, &mut progress) => outcome,
-            () = &mut stop => return,
-        };
-        status.send_modify(|status| status.running = false);
-        let wait = match outcome {
-            Ok(report) => {
-                tracing::info!(
-                    rows = report.rows(),
-                    pending = report.pending_rows(),
-                    "central sync done"
-                );
-                status.send_modify(|status| {
-                    status.last_sync_ms = Some(now_ms());
-                    status.last_rows = report.rows();
-                    status.rows_pending = report.pending_rows();
-                    status.last_error = None;
-                    status.consecutive_failures = 0;
-                });
-                retry = FIRST_RETRY;
-                every
-            }
-            Err(error) => {
-                tracing::warn!(%error, retry_secs = retry.as_secs(), "central sync failed; retrying");
-                status.send_modify(|status| {
-                    status.last_error = Some(error.to_string());
-                    status.consecutive_failures += 1;
-                });
-                let wait = retry;
-                retry = (retry * 2).min(LONGEST_RETRY);
-                wait
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = now.notified() => {}
-            () = &mut stop => return,
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
-/// One staging value. Borrowed as `&dyn ToSql` for binary `COPY`.
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    Int(Option<i64>),
-    Float(Option<f64>),
-    Text(Option<String>),
-}
-
-impl Value {
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Self::Int(value) => value,
-            Self::Float(value) => value,
-            Self::Text(value) => value,
-        }
-    }
-
-    /// Its size in the binary `COPY` stream: a 4-byte length, then the value.
-    fn copy_bytes(&self) -> u64 {
-        4 + match self {
-            Self::Int(Some(_)) | Self::Float(Some(_)) => 8,
-            Self::Text(Some(text)) => text.len() as u64,
-            Self::Int(None) | Self::Float(None) | Self::Text(None) => 0,
-        }
-    }
-}
-
-/// One window of local rows, flattened row after row.
-#[derive(Debug)]
-struct Batch {
-    values: Vec<Value>,
-    rows: u64,
-    bytes: u64,
-    /// The watermark once this batch is central.
-    upper: i64,
-}
-
-/// The hub's SQLite database, read-only, used from blocking tasks so that the async runtime never
-/// waits on SQLite.
-#[derive(Debug, Clone)]
-struct LocalSource {
-    connection: Arc<Mutex<Connection>>,
-}
-
-impl LocalSource {
-    fn open(path: &Path) -> Result<Self, Error> {
-        if !path.exists() {
-            return Err(Error::LocalStore(format!(
-                "{} does not exist",
-                path.display()
-            )));
-        }
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        // WAL: reading never blocks the hub's writer; wait for a checkpoint rather than fail.
-        connection.busy_timeout(Duration::from_secs(10))?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-        })
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
-            let connection = connection
-                .lock()
-                .map_err(|_| Error::LocalStore("a local read panicked".to_owned()))?;
-            work(&connection)
-        })
-        .await?
-    }
-
-    async fn hub(&self) -> Result<(uuid::Uuid, i64), Error> {
-        self.run(|connection| {
-            let row: Option<(String, i64)> = connection
-                .query_row(
-                    "SELECT hub_id, created_at_ms FROM hub ORDER BY id LIMIT 1",
-                    [],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let (hub_id, created_at_ms) =
-                row.ok_or_else(|| Error::LocalStore("the store has no hub row".to_owned()))?;
-            let hub_id = hub_id
-                .parse()
-                .map_err(|_| Error::LocalStore(format!("malformed hub id {hub_id:?}")))?;
-            Ok((hub_id, created_at_ms))
-        })
-        .await
-    }
-
-    /// The highest id that may be pushed now: below the first row of a running session.
-    async fn horizon(&self, spec: &'static TableSpec) -> Result<i64, Error> {
-        self.run(move |connection| {
-            let max_id: Option<i64> =
-                connection.query_row(&format!("SELECT max(id) FROM {}", spec.name), [], |row| {
-                    row.get(0)
-                })?;
-            let running: Option<i64> = match &spec.running_min_id {
-                Some(sql) => connection.query_row(sql, [], |row| row.get(0))?,
-                None => None,
-            };
-            Ok(running.map_or(max_id.unwrap_or(0), |first_running| first_running - 1))
-        })
-        .await
-    }
-
-    /// The eligible rows of `(watermark, upper]`, where `upper` is at most `horizon` and spans at
-    /// most `batch_rows` ids starting at the first id after the watermark (ids left by deleted
-    /// rows are skipped, not read).
-    async fn read(
-        &self,
-        spec: &'static TableSpec,
-        watermark: i64,
-        horizon: i64,
-        batch_rows: usize,
-    ) -> Result<Batch, Error> {
-        let span = i64::try_from(batch_rows.max(1)).unwrap_or(i64::MAX);
-        self.run(move |connection| {
-            let first: Option<i64> = connection.query_row(
-                &format!("SELECT min(id) FROM {} WHERE id > ?1", spec.name),
-                [watermark],
-                |row| row.get(0),
-            )?;
-            let upper = match first {
-                Some(first) if first <= horizon => horizon.min(first.saturating_add(span - 1)),
-                _ => horizon,
-            };
-            let mut statement = connection.prepare_cached(&spec.local_select)?;
-            let mut rows = statement.query([watermark, upper])?;
-            let mut batch = Batch {
-                values: Vec::new(),
-                rows: 0,
-                bytes: 0,
-                upper,
-            };
-            while let Some(row) = rows.next()? {
-                for (index, (_, kind)) in spec.columns.iter().enumerate() {
-                    let value = match kind {
-                        Kind::Int => Value::Int(row.get(index)?),
-                        Kind::Float => Value::Float(row.get(index)?),
-                        Kind::Text => Value::Text(row.get(index)?),
-                    };
-                    batch.bytes += value.copy_bytes();
-                    batch.values.push(value);
-                }
-                batch.bytes += 2;
-                batch.rows += 1;
-            }
-            Ok(batch)
-        })
-        .await
-    }
-
-    /// (eligible rows with id <= watermark, all eligible rows).
-    async fn count(&self, spec: &'static TableSpec, watermark: i64) -> Result<(u64, u64), Error> {
-        self.run(move |connection| {
-            let mut statement = connection.prepare_cached(&spec.local_count)?;
-            let below: i64 = statement.query_row([watermark], |row| row.get(0))?;
-            let all: i64 = statement.query_row([i64::MAX], |row| row.get(0))?;
-            Ok((
-                u64::try_from(below).unwrap_or(0),
-                u64::try_from(all).unwrap_or(0),
-            ))
-        })
-        .await
-    }
 }

@@ -454,59 +454,119 @@ pub async fn central_rows(database: &TestDatabase, sql: &str, kinds: &[Kind]) ->
         .collect()
 }
 
-/// A TCP proxy in front of PostgreSQL that cuts its first `cuts` connections after a random
-/// number of bytes (both directions together) below `max_bytes`, then passes everything through.
+/// What the proxy does to a connection once its byte budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward a prefix of the chunk, then close both sockets mid-message.
+    Cut,
+    /// Stop answering: both sockets stay open, and no byte moves either way any more (a
+    /// database or network that hangs rather than fails).
+    Stall,
+}
+
+/// A TCP proxy in front of PostgreSQL that breaks its first `faults` connections after a number
+/// of bytes (both directions together) — cutting them, or leaving them open and silent — then
+/// passes everything through.
 pub struct CuttingProxy {
     pub addr: SocketAddr,
     cuts_done: Arc<AtomicUsize>,
+    /// When each stalled connection went silent.
+    stalled_at: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
 }
 
 impl CuttingProxy {
+    /// Cuts the first `cuts` connections after a random number of bytes below `max_bytes`.
     pub async fn start(upstream: (String, u16), cuts: usize, max_bytes: u64, seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        Self::with_faults(upstream, cuts, Fault::Cut, move || {
+            rng.random_range(1..max_bytes)
+        })
+        .await
+    }
+
+    /// Stops answering on the first `stalls` connections once `after_bytes` have passed.
+    pub async fn stalling(upstream: (String, u16), stalls: usize, after_bytes: u64) -> Self {
+        Self::with_faults(upstream, stalls, Fault::Stall, move || after_bytes).await
+    }
+
+    async fn with_faults(
+        upstream: (String, u16),
+        faults: usize,
+        fault: Fault,
+        mut budget: impl FnMut() -> u64 + Send + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let cuts_done = Arc::new(AtomicUsize::new(0));
-        let planned = Arc::new(AtomicUsize::new(cuts));
+        let stalled_at = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let planned = Arc::new(AtomicUsize::new(faults));
         let done = Arc::clone(&cuts_done);
+        let stalls = Arc::clone(&stalled_at);
         tokio::spawn(async move {
-            let mut rng = SmallRng::seed_from_u64(seed);
             while let Ok((client, _)) = listener.accept().await {
-                let cut_after = if planned
+                let fault_after = planned
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
                         left.checked_sub(1)
                     })
                     .is_ok()
-                {
-                    Some(rng.random_range(1..max_bytes))
-                } else {
-                    None
-                };
+                    .then(&mut budget);
                 let upstream = upstream.clone();
                 let done = Arc::clone(&done);
+                let stalls = Arc::clone(&stalls);
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
-                    if relay(client, server, cut_after).await {
-                        done.fetch_add(1, Ordering::SeqCst);
+                    let Some(stalled) = relay(client, server, fault_after, fault).await else {
+                        return;
+                    };
+                    done.fetch_add(1, Ordering::SeqCst);
+                    if let Some(sockets) = stalled {
+                        stalls
+                            .lock()
+                            .expect("not poisoned")
+                            .push(std::time::Instant::now());
+                        // Silent, not closed: hold both sockets until the test ends.
+                        let _held = sockets;
+                        std::future::pending::<()>().await;
                     }
                 });
             }
         });
-        Self { addr, cuts_done }
+        Self {
+            addr,
+            cuts_done,
+            stalled_at,
+        }
     }
 
+    /// Connections cut or stalled so far.
     pub fn cuts_done(&self) -> usize {
         self.cuts_done.load(Ordering::SeqCst)
     }
+
+    /// When each stalled connection went silent.
+    pub fn stalled_at(&self) -> Vec<std::time::Instant> {
+        self.stalled_at.lock().expect("not poisoned").clone()
+    }
 }
 
-/// Copies both ways; returns true when it cut the connection.
+/// The four halves of a relayed connection, kept open by a stall.
+type Sockets = (
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+);
+
+/// Copies both ways. When the fault struck: `Some` — after a cut with nothing to hold (the
+/// sockets are dropped by the caller at once), after a stall with the open sockets.
 async fn relay(
     client: tokio::net::TcpStream,
     server: tokio::net::TcpStream,
-    cut_after: Option<u64>,
-) -> bool {
+    fault_after: Option<u64>,
+    fault: Fault,
+) -> Option<Option<Sockets>> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let mut up = vec![0_u8; 64 * 1024];
@@ -517,18 +577,18 @@ async fn relay(
             read = client_read.read(&mut up) => (read, true),
             read = server_read.read(&mut down) => (read, false),
         };
-        let Ok(read) = read else { return false };
+        let Ok(read) = read else { return None };
         if read == 0 {
-            return false;
+            return None;
         }
         let mut forward = read;
-        let mut cut = false;
-        if let Some(limit) = cut_after {
+        let mut struck = false;
+        if let Some(limit) = fault_after {
             let left = limit.saturating_sub(relayed);
             if (read as u64) >= left {
-                // Forward a prefix of this chunk, then drop both sockets mid-message.
+                // Forward a prefix of this chunk, then break the connection mid-message.
                 forward = usize::try_from(left).unwrap_or(read);
-                cut = true;
+                struck = true;
             }
         }
         let written = if upward {
@@ -537,11 +597,14 @@ async fn relay(
             client_write.write_all(&down[..forward]).await
         };
         relayed += forward as u64;
-        if cut {
-            return true;
+        if struck {
+            return Some(match fault {
+                Fault::Cut => None,
+                Fault::Stall => Some((client_read, client_write, server_read, server_write)),
+            });
         }
         if written.is_err() {
-            return false;
+            return None;
         }
     }
 }

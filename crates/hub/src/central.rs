@@ -3,10 +3,16 @@
 //! once on request (`POST /api/sync`), and reported with per-table progress in `GET /api/hub`.
 //!
 //! A URL set from the console is kept in the data directory (`central_sync.toml`, mode 0600: it
-//! may hold a password), so the hub syncs to it again after a restart; a URL given on the
-//! command line or in the config file wins over it.
+//! may hold a password; written to a temporary file and renamed, so it is whole or absent), so
+//! the hub syncs to it again after a restart; a URL given on the command line or in the config
+//! file wins over it. A file that cannot be read is reported (log and the console's sync
+//! status) rather than dropped quietly.
+//!
+//! Every call to the central database has a deadline (`--sync-timeout-secs`, else
+//! `timeout_secs` in `central_sync.toml`, else 60 s): a database that stops answering fails the
+//! attempt, the status says why, and the next attempt resumes from the watermark.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +27,9 @@ use tokio::task::JoinHandle;
 pub struct CentralSync {
     pub database_url: String,
     pub every: Duration,
+    /// How long any one call to the central database may take (`None`: the saved settings'
+    /// or the default, [`synchub_cloud::DEFAULT_TIMEOUT`]).
+    pub timeout: Option<Duration>,
 }
 
 /// Five minutes: a finished session reaches the researchers soon, and an unreachable database
@@ -55,32 +64,51 @@ struct Running {
 pub struct CentralControl {
     database_path: PathBuf,
     data_root: PathBuf,
+    /// The deadline set by flag, variable or config file; wins over the saved one.
+    timeout: Option<Duration>,
     running: Mutex<Option<Running>>,
+    /// Why the saved settings could not be used, shown as the sync's error until the console
+    /// sets the sync again.
+    unusable_saved: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedSettings {
     database_url: String,
     every_secs: u64,
+    /// Written by this hub; absent in files of older hubs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeout_secs: Option<u64>,
 }
 
 impl CentralControl {
     /// Starts the sync from `configured` (flags, variables, config file) or else from the
     /// settings a facilitator saved earlier; with neither, the sync is off.
+    /// `timeout` is the per-call deadline from flags, variables or the config file, for a URL
+    /// from any source (`None`: the saved one, else the default).
     pub fn start(
         configured: Option<CentralSync>,
+        timeout: Option<Duration>,
         database_path: PathBuf,
         data_root: PathBuf,
     ) -> CentralControl {
         let control = CentralControl {
             database_path,
             data_root,
+            timeout,
             running: Mutex::new(None),
+            unusable_saved: Mutex::new(None),
         };
         let settings = configured.or_else(|| match control.saved() {
             Ok(saved) => saved,
             Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "ignoring the saved central sync settings");
+                let reason = format!(
+                    "the saved sync settings ({}) cannot be used: {error:#}; set the central \
+                     database again in the console",
+                    control.settings_path().display()
+                );
+                tracing::warn!("{reason}");
+                *control.lock_unusable() = Some(reason);
                 None
             }
         });
@@ -88,6 +116,19 @@ impl CentralControl {
             control.run(settings);
         }
         control
+    }
+
+    fn lock_unusable(&self) -> MutexGuard<'_, Option<String>> {
+        self.unusable_saved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The deadline of each call: flag over saved over default.
+    fn effective_timeout(&self, settings: &CentralSync) -> Duration {
+        self.timeout
+            .or(settings.timeout)
+            .unwrap_or(synchub_cloud::DEFAULT_TIMEOUT)
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Running>> {
@@ -100,13 +141,15 @@ impl CentralControl {
         tracing::info!(
             database = %synchub_cloud::redacted_url(&settings.database_url),
             every_secs = settings.every.as_secs(),
+            timeout_secs = self.effective_timeout(&settings).as_secs(),
             "background sync to the central database"
         );
         let (status_sender, status) = watch::channel(synchub_cloud::SyncStatus::default());
         let (stop, stopped) = oneshot::channel::<()>();
         let now = Arc::new(Notify::new());
-        let options =
+        let mut options =
             synchub_cloud::SyncOptions::new(settings.database_url.clone(), &self.database_path);
+        options.timeout = self.effective_timeout(&settings);
         let task = tokio::spawn(synchub_cloud::watch(
             options,
             settings.every,
@@ -147,11 +190,13 @@ impl CentralControl {
                 Some(CentralSync {
                     database_url: url,
                     every: every.unwrap_or(Duration::from_secs(DEFAULT_SYNC_EVERY_SECS)),
+                    timeout: self.timeout,
                 })
             }
             None => None,
         };
         self.save(settings.as_ref()).map_err(SettingsError::Save)?;
+        *self.lock_unusable() = None;
         self.stop().await;
         if let Some(settings) = settings {
             self.run(settings);
@@ -178,7 +223,7 @@ impl CentralControl {
                 state: SyncState::Disabled,
                 last_sync_at: None,
                 unsynced_rows: 0,
-                last_error: None,
+                last_error: self.lock_unusable().clone(),
                 database: None,
                 every_secs: None,
                 tables: Vec::new(),
@@ -229,6 +274,9 @@ impl CentralControl {
         Ok(Some(CentralSync {
             database_url: saved.database_url,
             every: Duration::from_secs(saved.every_secs.max(1)),
+            timeout: saved
+                .timeout_secs
+                .map(|secs| Duration::from_secs(secs.max(1))),
         }))
     }
 
@@ -245,23 +293,10 @@ impl CentralControl {
         let text = toml::to_string(&SavedSettings {
             database_url: settings.database_url.clone(),
             every_secs: settings.every.as_secs(),
+            timeout_secs: Some(self.effective_timeout(settings).as_secs()),
         })
         .context("writing the settings as TOML")?;
-        write_private(&path, &text).with_context(|| format!("writing {}", path.display()))
+        synchub_store::private_files::write_private(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
-}
-
-/// Writes `text` readable by the owner only (the URL may carry a password).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
 }

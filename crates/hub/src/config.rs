@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 // Switches set by environment variables accept 1/0, yes/no, on/off and true/false.
@@ -62,6 +63,11 @@ pub struct ServeArgs {
     /// Seconds between background syncs [default: 300].
     #[arg(long, env = "SYNCHUB_SYNC_EVERY_SECS")]
     pub sync_every_secs: Option<u64>,
+    /// Seconds any one call to the central database may take (also its statement and
+    /// idle-in-transaction timeouts) before the sync attempt fails and is retried
+    /// [default: 60].
+    #[arg(long, env = "SYNCHUB_SYNC_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_timeout_secs: Option<u64>,
     /// Read Bluetooth LE heart-rate straps (Polar H10, Garmin HRM, …) with this computer's
     /// Bluetooth; each strap the facilitator assigns joins as a participant.
     #[arg(long, env = "SYNCHUB_BLE", value_parser = BoolishValueParser::new())]
@@ -121,6 +127,7 @@ struct FileConfig {
     max_participants: Option<u32>,
     database_url: Option<String>,
     sync_every_secs: Option<u64>,
+    sync_timeout_secs: Option<u64>,
     ble: Option<bool>,
 }
 
@@ -139,6 +146,9 @@ pub struct HubConfig {
     pub max_participants: Option<u32>,
     /// `None`: sessions stay on the hub until `synchub sync` is run.
     pub central_sync: Option<CentralSync>,
+    /// The deadline of each call to the central database, for a URL from any source (`None`:
+    /// the one saved with a console-set URL, else 60 s).
+    pub sync_timeout: Option<Duration>,
     /// Read Bluetooth LE straps.
     pub ble: bool,
 }
@@ -199,13 +209,18 @@ impl HubConfig {
                 .or(file.database_url)
                 .map(|database_url| CentralSync {
                     database_url,
-                    every: std::time::Duration::from_secs(
+                    every: Duration::from_secs(
                         args.sync_every_secs
                             .or(file.sync_every_secs)
                             .unwrap_or(DEFAULT_SYNC_EVERY_SECS)
                             .max(1),
                     ),
+                    timeout: None,
                 }),
+            sync_timeout: match args.sync_timeout_secs.or(file.sync_timeout_secs) {
+                Some(0) => bail!("sync_timeout_secs must be at least 1"),
+                secs => secs.map(Duration::from_secs),
+            },
             ble: args.ble || file.ble.unwrap_or(false),
         })
     }

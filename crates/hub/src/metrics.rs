@@ -19,6 +19,10 @@ pub struct Metrics {
     pub messages_in: AtomicU64,
     pub messages_out: AtomicU64,
     pub broadcasts: AtomicU64,
+    /// Sleeps of the computer the engine task noticed (the session went on across each).
+    pub clock_sleeps: AtomicU64,
+    /// Steps of the system's wall clock the engine task noticed (hub time did not follow).
+    pub clock_steps: AtomicU64,
     /// Connections closed because they did not read their messages fast enough.
     pub slow_client_disconnects: AtomicU64,
     /// Records waiting for the store's writer (its channel plus the engine task's backlog).
@@ -108,6 +112,18 @@ impl Metrics {
             "counter",
             "Broadcasts serialised (once each).",
             get(&self.broadcasts),
+        );
+        metric(
+            "synchub_clock_sleeps_total",
+            "counter",
+            "Sleeps of the computer noticed (the session went on with each as a gap).",
+            get(&self.clock_sleeps),
+        );
+        metric(
+            "synchub_clock_steps_total",
+            "counter",
+            "Steps of the system wall clock noticed (hub time did not follow them).",
+            get(&self.clock_steps),
         );
         metric(
             "synchub_slow_client_disconnects_total",

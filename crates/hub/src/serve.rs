@@ -74,7 +74,7 @@ fn open_store_and_engine(
         max_participants: config.max_participants,
         ..EngineConfig::default()
     };
-    let now = clock.wall_ms();
+    let now = clock.hub_ms();
     if let Some(recovered) = store.recovered() {
         if recovered.has_ended_by(now) {
             tracing::info!("closing the session a stop interrupted: its time has passed");
@@ -186,6 +186,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
 
     let central = Arc::new(CentralControl::start(
         config.central_sync.clone(),
+        config.sync_timeout,
         data_dir.database_path(),
         data_dir.root().to_path_buf(),
     ));

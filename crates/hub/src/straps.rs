@@ -80,7 +80,7 @@ impl StrapRoom {
     /// default connection budget per adapter (`synchub_ble::DEFAULT_LINKS_PER_ADAPTER`).
     pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
         // The reader takes a plain function for its clock, so it reads the system's wall
-        // clock; a hub that reads straps runs on the system clock.
+        // clock; the bridge moves its beat times onto hub time.
         let config = ReaderConfig {
             now_ms: Clock::system_wall_ms,
             ..ReaderConfig::default()
@@ -90,7 +90,12 @@ impl StrapRoom {
                 tracing::info!("reading Bluetooth LE heart-rate straps");
                 let room = Arc::new(StrapRoom::with(Availability::On));
                 *room.reader_slot() = Some(reader);
-                tokio::spawn(bridge(room.clone(), events, engine.inputs.clone()));
+                tokio::spawn(bridge(
+                    room.clone(),
+                    events,
+                    engine.inputs.clone(),
+                    engine.clock.clone(),
+                ));
                 room
             }
             Err(error) => {
@@ -274,23 +279,28 @@ impl StrapRoom {
     }
 }
 
-/// Forwards an assigned strap's beats to the engine as beats of the strap's connection (beat
-/// times already rebuilt on the hub's clock, `coherence.md` §7, so they need no offset). Status
-/// and adapter events are not needed: [`StrapRoom::list`] reads the reader's snapshot.
+/// Forwards an assigned strap's beats to the engine as beats of the strap's connection. Beat
+/// times were rebuilt on this computer's wall clock (`coherence.md` §7); they are moved onto
+/// hub time here, so they need no offset and a step of the wall clock leaves them in place.
+/// Status and adapter events are not needed: [`StrapRoom::list`] reads the reader's snapshot.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
     inputs: mpsc::Sender<Input>,
+    clock: Clock,
 ) {
     while let Some(event) = events.recv().await {
         match event {
             StrapEvent::Status(_) | StrapEvent::Adapters(_) => {}
-            StrapEvent::Beats { strap, batch } => {
+            StrapEvent::Beats { strap, mut batch } => {
                 let Some(conn) = room.assigned_conn(&strap) else {
                     continue;
                 };
                 if batch.rr_ms.is_empty() {
                     continue;
+                }
+                if batch.ended_at_ms >= 0 {
+                    batch.ended_at_ms += clock.hub_ms() - clock.wall_ms();
                 }
                 let input = Input::Client {
                     conn,

@@ -152,6 +152,7 @@ async fn the_hub_syncs_ended_sessions_in_the_background_and_reports_it() {
     config.central_sync = Some(CentralSync {
         database_url: central.url.clone(),
         every: Duration::from_millis(500),
+        timeout: None,
     });
     let hub = synchub::serve::start(config).await.expect("the hub starts");
     // Nothing has succeeded yet; the first push may already be under way.

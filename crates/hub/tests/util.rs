@@ -60,6 +60,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         mdns: None,
         max_participants: None,
         central_sync: None,
+        sync_timeout: None,
         ble: false,
     }
 }

@@ -3,18 +3,19 @@
 //! Everything a hub keeps on disk sits in one directory: the database, the hub's id, the
 //! organisation secret that keys pseudonyms, and the facilitator's admin token. The default is
 //! the platform's data directory (via `directories`); the hub overrides it with `--data-dir` or
-//! `SYNCHUB_DATA_DIR`. Secrets are created on first use with file mode 0600, so another user of
-//! the laptop cannot read them.
+//! `SYNCHUB_DATA_DIR`. The directory is 0700 and secrets are created on first use with mode 0600
+//! (written whole or not at all, `private_files`), so another user of the laptop cannot read
+//! them and a crash while creating one never leaves it empty.
 
 use std::fmt;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 use crate::Error;
+use crate::private_files;
 
 /// The environment variable that overrides the default data directory (read by the hub).
 pub const DATA_DIR_ENV: &str = "SYNCHUB_DATA_DIR";
@@ -26,6 +27,8 @@ const DATABASE_FILE: &str = "synchub.sqlite3";
 const HUB_ID_FILE: &str = "hub_id";
 const ORG_SECRET_FILE: &str = "org_secret";
 const ADMIN_TOKEN_FILE: &str = "admin_token";
+/// The shortest admin token accepted from the file (a generated one has 64 hex characters).
+const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// Where one hub keeps its database and secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,22 +68,26 @@ impl DataDir {
         self.root.join(DATABASE_FILE)
     }
 
-    /// Creates the directory (mode 0700 on Unix) if it does not exist yet.
+    /// Creates the directory if it does not exist yet, and makes it private (mode 0700 on Unix)
+    /// whatever mode it had.
     pub fn ensure_exists(&self) -> Result<(), Error> {
-        if self.root.is_dir() {
-            return Ok(());
-        }
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt as _;
-            builder.mode(0o700);
-        }
-        builder.create(&self.root).map_err(|source| Error::Io {
+        private_files::private_dir(&self.root).map_err(|source| Error::Io {
             path: self.root.clone(),
             source,
         })
+    }
+
+    /// Makes the database and its `-wal`/`-shm` companions private (0600 on Unix) whatever mode
+    /// they had: they hold resume tokens and heart data. Missing files are fine.
+    pub fn secure_database_files(&self) -> Result<(), Error> {
+        let database = self.database_path();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = database.clone().into_os_string();
+            name.push(suffix);
+            let path = PathBuf::from(name);
+            private_files::private_file(&path).map_err(|source| Error::Io { path, source })?;
+        }
+        Ok(())
     }
 
     /// The hub's id, created (UUIDv4) on first run and stable afterwards.
@@ -105,14 +112,28 @@ impl DataDir {
         })
     }
 
-    /// The facilitator's admin token (32 random bytes as hex), created on first run.
+    /// The facilitator's admin token (32 random bytes as hex), created on first run. A file
+    /// that holds no usable token (empty, too short, spaces inside: a failed write by an older
+    /// hub, an editor accident) is an error that says what to do, never an empty token.
     pub fn admin_token(&self) -> Result<AdminToken, Error> {
         let text = self.read_or_create(ADMIN_TOKEN_FILE, || hex::encode(random_bytes::<32>()))?;
-        Ok(AdminToken(text.trim().to_owned()))
+        let token = text.trim();
+        if token.len() < MIN_ADMIN_TOKEN_LEN
+            || !token.chars().all(|character| character.is_ascii_graphic())
+        {
+            return Err(Error::Corrupt {
+                path: self.root.join(ADMIN_TOKEN_FILE),
+                what: "holds no usable admin token (it must be at least 32 visible characters, \
+                       no spaces); delete the file and start the hub again to get a new token, \
+                       then give the console the token it prints",
+            });
+        }
+        Ok(AdminToken(token.to_owned()))
     }
 
-    /// Reads `name`, or writes `create()` to it with mode 0600 if it does not exist. A file
-    /// created by a concurrent first run wins (`create_new`), so two processes agree.
+    /// Reads `name`, or first creates it with `create()` (mode 0600, written whole or not at
+    /// all) if it does not exist. A file created by a concurrent first run wins, so two
+    /// processes agree.
     fn read_or_create(&self, name: &str, create: impl FnOnce() -> String) -> Result<String, Error> {
         self.ensure_exists()?;
         let path = self.root.join(name);
@@ -121,21 +142,7 @@ impl DataDir {
             source,
         };
         if !path.exists() {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
-            }
-            match options.open(&path) {
-                Ok(mut file) => {
-                    file.write_all(create().as_bytes()).map_err(io_error)?;
-                    file.sync_all().map_err(io_error)?;
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(error) => return Err(io_error(error)),
-            }
+            private_files::create_private(&path, create().as_bytes()).map_err(io_error)?;
         }
         fs::read_to_string(&path).map_err(io_error)
     }
@@ -227,6 +234,71 @@ mod tests {
         assert_eq!(OrgSecret::from_hex(&secret.to_hex()).unwrap(), secret);
         assert!(OrgSecret::from_hex("abc").is_err());
         assert!(OrgSecret::from_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn an_unusable_admin_token_file_is_an_error_that_says_what_to_do() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data_dir = DataDir::new(dir.path());
+        let path = dir.path().join(ADMIN_TOKEN_FILE);
+        for bad in [
+            "",
+            "\n",
+            "short",
+            &format!("{} {}", "a".repeat(20), "b".repeat(20)),
+        ] {
+            fs::write(&path, bad).expect("a bad token file");
+            let error = data_dir.admin_token().expect_err("refused").to_string();
+            assert!(error.contains("admin_token"), "names the file: {error}");
+            assert!(
+                error.contains("delete the file"),
+                "says what to do: {error}"
+            );
+        }
+        fs::remove_file(&path).expect("removed");
+        let fresh = data_dir.admin_token().expect("a new token");
+        assert_eq!(fresh.as_str().len(), 64);
+        assert_eq!(data_dir.admin_token().expect("read again"), fresh);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn opening_the_store_makes_the_data_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &Path| fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = dir.path().join("data");
+        fs::create_dir(&root).expect("a data directory made by hand");
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let data_dir = DataDir::new(&root);
+        // A database left readable by others (an older hub, a copy from a backup).
+        drop(crate::Store::open(&data_dir, crate::WriterConfig::default()).expect("opens"));
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", data_dir.database_path().display()));
+            if path.exists() {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+            }
+        }
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        let store = crate::Store::open(&data_dir, crate::WriterConfig::default()).expect("opens");
+        assert_eq!(mode(&root), 0o700, "the data directory");
+        assert_eq!(mode(&data_dir.database_path()), 0o600, "the database");
+        for suffix in ["-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", data_dir.database_path().display()));
+            assert!(
+                path.exists(),
+                "{} exists while the store is open",
+                path.display()
+            );
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        data_dir.admin_token().expect("a token");
+        data_dir.org_secret().expect("a secret");
+        for secret in [ADMIN_TOKEN_FILE, ORG_SECRET_FILE, HUB_ID_FILE] {
+            assert_eq!(mode(&root.join(secret)), 0o600, "{secret}");
+        }
+        drop(store);
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //!   owner and consent rule; the export and `synchub-cloud` build their statements from it.
 //! - [`TableFile`]: the one writer of CSV, JSON and Parquet table files, used by the export here
 //!   and by `synchub-cloud`'s research export.
+//! - [`private_files`]: secrets and settings written whole or not at all (temporary file,
+//!   fsync, rename) and readable by the owner only; the data directory 0700 and the database
+//!   files 0600 whatever they were before.
 //!
 //! # Invariants
 //!
@@ -91,6 +94,7 @@ pub mod catalogue;
 mod codes;
 mod data_dir;
 mod export;
+pub mod private_files;
 mod reader;
 mod recovery;
 mod schema;

@@ -38,6 +38,8 @@ impl Store {
         let hub_id = data_dir.hub_id()?;
         let database_path = data_dir.database_path();
         let connection = schema::open_for_writing(&database_path)?;
+        // The database and its WAL/SHM exist now; whatever mode they had, they become private.
+        data_dir.secure_database_files()?;
         connection.execute(
             "INSERT INTO hub (hub_id, created_at_ms) SELECT ?1, ?2 \
              WHERE NOT EXISTS (SELECT 1 FROM hub WHERE hub_id = ?1)",

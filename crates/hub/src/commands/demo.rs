@@ -102,6 +102,7 @@ fn demo_config(
         mdns: (!args.no_mdns).then_some(MdnsScope::LoopbackOnly),
         max_participants: None,
         central_sync: None,
+        sync_timeout: None,
         ble: false,
     })
 }
@@ -202,7 +203,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             _ = ticker.tick() => {
                 keep_a_session_running(&hub).await;
                 let view = hub.state.engine.view.borrow().clone();
-                let now_ms = hub.state.engine.clock.wall_ms();
+                let now_ms = hub.state.engine.clock.hub_ms();
                 println!("{}", summary_line(&view, now_ms, &crowd, started.elapsed()));
                 if deadline.is_some_and(|deadline| started.elapsed() >= deadline) {
                     break;

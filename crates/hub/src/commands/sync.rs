@@ -26,6 +26,10 @@ pub struct SyncArgs {
     /// With --watch: seconds between pushes.
     #[arg(long, default_value_t = 60)]
     pub every_secs: u64,
+    /// Seconds any one call to the central database may take (also its statement and
+    /// idle-in-transaction timeouts): a database that stops answering fails the push then.
+    #[arg(long, env = "SYNCHUB_SYNC_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_secs: u64,
 }
 
 /// Runs `synchub sync`.
@@ -39,7 +43,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
             data_dir.root().display()
         );
     }
-    let options = SyncOptions::new(args.database_url.clone(), database_path);
+    let mut options = SyncOptions::new(args.database_url.clone(), database_path);
+    options.timeout = Duration::from_secs(args.timeout_secs);
     let target = synchub_cloud::redacted_url(&args.database_url);
     if !args.watch {
         let report = synchub_cloud::push(&options, &mut print_progress)

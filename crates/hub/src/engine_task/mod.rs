@@ -10,8 +10,8 @@
 //! ([`ClientInput`](crate::client_input::ClientInput)), and a Socket.IO acknowledgement is a
 //! [`Reply`] the edge answers.
 //!
-//! The pieces, one concern each: `run` (the loop, its wake-ups, facilitator commands, the clean
-//! stop), `routing` (connections ↔ participants, and what each client input does), `fanout`
+//! The pieces, one concern each: `run` (the loop, its wake-ups and what the clocks did meanwhile,
+//! facilitator commands, the clean stop), `routing` (connections ↔ participants, and what each client input does), `fanout`
 //! (draining the engine: sends, broadcasts, replies, the published view), `backlog` (the
 //! store's queue and the records held while it is full), `straps` (hub-read straps and their
 //! claimers).
@@ -88,6 +88,8 @@ pub struct EngineTask {
     /// Connections that claimed a strap (`claim_strap`), by the strap's connection: they get
     /// its wearer's `personal_feedback`.
     claims: HashMap<ConnId, Vec<ConnId>>,
+    /// The clocks as last seen, to notice a sleep or a wall-clock step.
+    clock_watch: run::ClockWatch,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -124,6 +126,7 @@ impl EngineTask {
             pending_reply: None,
             spent_tokens: HashSet::new(),
             claims: HashMap::new(),
+            clock_watch: run::ClockWatch::new(&clock),
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();

@@ -39,7 +39,7 @@ impl EngineTask {
         }
         if let Some(token) = resume_token {
             // An unknown or expired token is not an error: the client joins as new.
-            if let Ok(participant) = self.engine.handle_resume(self.clock.wall_ms(), &token) {
+            if let Ok(participant) = self.engine.handle_resume(self.clock.hub_ms(), &token) {
                 self.attach(conn, participant);
             }
         }
@@ -92,7 +92,7 @@ impl EngineTask {
             // Unknown participant (left, session over) needs nothing.
             let _ = self
                 .engine
-                .handle_disconnect(self.clock.wall_ms(), participant);
+                .handle_disconnect(self.clock.hub_ms(), participant);
         }
     }
 
@@ -132,7 +132,7 @@ impl EngineTask {
 
     /// Answers a clock sample; before joining, the sample becomes the join's clock offset.
     fn time_sync(&mut self, conn: ConnId, participant: Option<ParticipantId>, client_time_ms: f64) {
-        let now = self.clock.wall_ms();
+        let now = self.clock.hub_ms();
         match participant {
             Some(participant) => {
                 let _ = self
@@ -157,7 +157,7 @@ impl EngineTask {
         participant: Option<ParticipantId>,
         join: &JoinFields,
     ) -> Result<(), ErrorEvent> {
-        let now = self.clock.wall_ms();
+        let now = self.clock.hub_ms();
         if let Some(participant) = participant {
             // Idempotent: same participant, intention and consent updated, `session_joined`
             // again so the original clients see the reply they wait for.
@@ -219,7 +219,7 @@ impl EngineTask {
         participant: ParticipantId,
         input: ClientInput,
     ) -> Result<(), ErrorEvent> {
-        let now = self.clock.wall_ms();
+        let now = self.clock.hub_ms();
         let outcome = match input {
             ClientInput::Score { coherence } => {
                 self.engine
@@ -269,7 +269,7 @@ impl EngineTask {
             // Not in the session any more is fine: the erasure goes ahead.
             let _ = self
                 .engine
-                .handle_leave(self.clock.wall_ms(), owner.participant_id);
+                .handle_leave(self.clock.hub_ms(), owner.participant_id);
             self.detach(owner.participant_id);
             self.spent_tokens.insert(owner.participant_id);
             self.drain();

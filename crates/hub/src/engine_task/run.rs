@@ -1,6 +1,12 @@
 //! The engine task's loop: wait for the next input or the engine's next wake-up (whichever
 //! comes first), handle what is queued, drain the engine once per burst; plus the facilitator's
 //! commands and the clean stop.
+//!
+//! The engine runs on hub time (`Clock::hub_ms`), which neither jumps with the wall clock nor
+//! stops while the computer sleeps; the task sleeps on tokio's monotonic clock in between. On
+//! every wake-up it first looks at what the clocks did meanwhile: a sleep of the computer is
+//! handed to the engine before anything else (`Engine::handle_suspended`), and a step of the
+//! wall clock is only reported — hub time did not follow it.
 
 use std::time::Duration;
 
@@ -8,6 +14,7 @@ use synchub_session::ParticipantId;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AdminCommand, EngineTask, Input};
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 
 /// How often records held back by a full store queue are offered again.
@@ -19,13 +26,36 @@ const IDLE_WAKE: Duration = Duration::from_secs(3600);
 /// Inputs taken from the channel before the engine is drained: one drain per burst.
 const BURST: usize = 256;
 
+/// A growth of the computer's suspended time below this is reading noise, not a sleep.
+const SLEEP_NOTICED_MS: i64 = 1_000;
+
+/// A change of (wall − hub) time above this is a step of the wall clock worth reporting; NTP
+/// slews by far less than this between two wake-ups.
+const WALL_STEP_NOTICED_MS: i64 = 2_000;
+
+/// What the engine task last saw of the clocks, to notice a sleep or a wall-clock step.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClockWatch {
+    suspended_ms: i64,
+    wall_offset_ms: i64,
+}
+
+impl ClockWatch {
+    pub(super) fn new(clock: &Clock) -> ClockWatch {
+        ClockWatch {
+            suspended_ms: clock.suspended_ms(),
+            wall_offset_ms: clock.wall_ms() - clock.hub_ms(),
+        }
+    }
+}
+
 impl EngineTask {
     /// Runs until [`Input::Shutdown`] (or until every handle is dropped).
     pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
         loop {
             let sleep = match self.engine.poll_timeout() {
                 Some(at_ms) => {
-                    Duration::from_millis(u64::try_from(at_ms - self.clock.wall_ms()).unwrap_or(0))
+                    Duration::from_millis(u64::try_from(at_ms - self.clock.hub_ms()).unwrap_or(0))
                 }
                 None => IDLE_WAKE,
             };
@@ -37,6 +67,7 @@ impl EngineTask {
             tokio::select! {
                 input = inputs.recv() => {
                     let Some(input) = input else { break };
+                    self.watch_clock();
                     if let Input::Shutdown(reply) = input {
                         self.shutdown().await;
                         let _ = reply.send(());
@@ -58,12 +89,44 @@ impl EngineTask {
                     }
                 }
                 () = tokio::time::sleep_until(self.clock.now() + sleep) => {
-                    self.engine.handle_timeout(self.clock.wall_ms());
+                    self.watch_clock();
+                    self.engine.handle_timeout(self.clock.hub_ms());
                 }
             }
             self.drain();
         }
         self.shutdown().await;
+    }
+
+    /// Hands a sleep of the computer to the engine (before any input that arrived after it),
+    /// and reports a step of the wall clock.
+    fn watch_clock(&mut self) {
+        let suspended_ms = self.clock.suspended_ms();
+        let slept_ms = suspended_ms - self.clock_watch.suspended_ms;
+        if slept_ms >= SLEEP_NOTICED_MS {
+            self.clock_watch.suspended_ms = suspended_ms;
+            tracing::warn!(
+                slept_secs = slept_ms / 1000,
+                "the computer was asleep; the session goes on with the sleep as a gap, and \
+                 participants who dropped before it keep their full resume grace"
+            );
+            Metrics::increment(&self.metrics.clock_sleeps);
+            self.engine.handle_suspended(self.clock.hub_ms(), slept_ms);
+            self.view_dirty = true;
+        }
+        let wall_offset_ms = self.clock.wall_ms() - self.clock.hub_ms();
+        let step_ms = wall_offset_ms - self.clock_watch.wall_offset_ms;
+        if step_ms.abs() >= WALL_STEP_NOTICED_MS {
+            self.clock_watch.wall_offset_ms = wall_offset_ms;
+            tracing::warn!(
+                step_secs = step_ms / 1000,
+                wall_minus_hub_secs = wall_offset_ms / 1000,
+                "the system clock was stepped; the hub keeps its own time, so phases, broadcasts \
+                 and resume graces are unaffected, and its timestamps differ from the system \
+                 clock by this much until the hub restarts"
+            );
+            Metrics::increment(&self.metrics.clock_steps);
+        }
     }
 
     fn handle(&mut self, input: Input) {
@@ -118,7 +181,7 @@ impl EngineTask {
     /// broadcasts sent, the view refreshed) before the answer goes back, so a REST read after
     /// the command sees them.
     fn admin(&mut self, command: AdminCommand) {
-        let now = self.clock.wall_ms();
+        let now = self.clock.hub_ms();
         match command {
             AdminCommand::StartSession(reply) => {
                 let result = self.engine.handle_start_session(now);
@@ -165,7 +228,7 @@ impl EngineTask {
             conn.peer.close();
         }
         let participants: Vec<ParticipantId> = self.by_participant.keys().copied().collect();
-        let now = self.clock.wall_ms();
+        let now = self.clock.hub_ms();
         for participant in participants {
             let _ = self.engine.handle_disconnect(now, participant);
         }

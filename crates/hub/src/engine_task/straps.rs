@@ -71,7 +71,7 @@ impl EngineTask {
     /// strap's connection and claims end.
     pub(super) fn strap_released(&mut self, conn: ConnId) {
         if let Some(participant) = self.conns.get(&conn).and_then(|entry| entry.participant) {
-            let _ = self.engine.handle_leave(self.clock.wall_ms(), participant);
+            let _ = self.engine.handle_leave(self.clock.hub_ms(), participant);
             self.by_participant.remove(&participant);
         }
         self.conns.remove(&conn);

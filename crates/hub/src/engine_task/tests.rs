@@ -4,6 +4,8 @@
 //! test itself, so a test decides when durability reaches the engine; waiting for the store
 //! happens in `spawn_blocking`, which holds tokio's virtual clock still meanwhile.
 
+mod clock;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +44,8 @@ struct Room {
     handle: EngineHandle,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// The engine task's clock, for stepping its wall clock or putting it to sleep.
+    clock: Clock,
     _dir: tempfile::TempDir,
 }
 
@@ -54,19 +58,20 @@ impl Room {
             schedule,
             ..EngineConfig::default()
         };
-        let engine = Engine::new(config, clock.wall_ms(), [7; 32]).expect("the engine starts");
+        let engine = Engine::new(config, clock.hub_ms(), [7; 32]).expect("the engine starts");
         let (_, room) = watch::channel(RoomSettings {
             name: "Test room".to_owned(),
             code: None,
         });
         let metrics = Arc::new(Metrics::default());
         let (task, handle, inputs) =
-            EngineTask::new(engine, clock, room, store.writer(), metrics.clone());
+            EngineTask::new(engine, clock.clone(), room, store.writer(), metrics.clone());
         tokio::spawn(task.run(inputs));
         Room {
             handle,
             store: Arc::new(store),
             metrics,
+            clock,
             _dir: dir,
         }
     }

@@ -14,7 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::AppState;
 use super::error::AppError;
-use super::export_files::tempfile_dir;
+use super::export_files::in_private_temp_dir;
 
 /// Exports `request` (CSV or Parquet) and answers with the zip of its tables.
 pub async fn download(state: &AppState, mut request: ExportRequest) -> Result<Response, AppError> {
@@ -25,13 +25,12 @@ pub async fn download(state: &AppState, mut request: ExportRequest) -> Result<Re
         ExportFormat::Json => "json",
     };
     let (file, export_id) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        request.out_dir = tempfile_dir()?;
-        let zipped = store
-            .export(&request, &mut |_| {})
-            .map_err(anyhow::Error::from)
-            .and_then(|report| Ok((zip_files(&report.files)?, report.export_id)));
-        let _ = std::fs::remove_dir_all(&request.out_dir);
-        zipped
+        // The zip is an anonymous file; the tables' directory goes when the zip is made.
+        in_private_temp_dir(|dir| {
+            request.out_dir = dir.to_path_buf();
+            let report = store.export(&request, &mut |_| {})?;
+            Ok((zip_files(&report.files)?, report.export_id))
+        })
     })
     .await
     .map_err(|error| AppError::Internal(anyhow::anyhow!("export task: {error}")))??;

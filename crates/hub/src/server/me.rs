@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::AppState;
 use super::error::AppError;
-use super::export_files::{read_json_tables, tempfile_dir};
+use super::export_files::{in_private_temp_dir, read_json_tables};
 use crate::engine_task::Input;
 
 fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {
@@ -68,15 +68,13 @@ pub async fn export(
     let pseudonym = pseudonym_of(&state, token, false).await?;
     let store = state.store.clone();
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<ParticipantExportBody> {
-        let out = tempfile_dir()?;
-        let report = store.export_participant(&pseudonym, ExportFormat::Json, &out, &mut |_| {});
-        let tables = report
-            .map_err(anyhow::Error::from)
-            .and_then(|report| read_json_tables(&report));
-        let _ = std::fs::remove_dir_all(&out);
-        Ok(ParticipantExportBody {
-            success: true,
-            tables: tables?,
+        in_private_temp_dir(|out| {
+            let report =
+                store.export_participant(&pseudonym, ExportFormat::Json, out, &mut |_| {})?;
+            Ok(ParticipantExportBody {
+                success: true,
+                tables: read_json_tables(&report)?,
+            })
         })
     })
     .await

@@ -18,7 +18,7 @@ use synchub_store::{ExportFormat, ExportRequest};
 
 use super::AppState;
 use super::error::AppError;
-use super::export_files::{read_json_tables, tempfile_dir};
+use super::export_files::{in_private_temp_dir, read_json_tables};
 use crate::convert;
 use crate::engine_task::AdminCommand;
 
@@ -30,7 +30,7 @@ const STATS_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
-        timestamp: convert::wire_ms(state.engine.clock.wall_ms()),
+        timestamp: convert::wire_ms(state.engine.clock.hub_ms()),
     })
 }
 
@@ -56,7 +56,7 @@ fn live_session(state: &AppState) -> Option<SessionInfo> {
         Some(group) => convert::live_session_info(session, &group),
         None => {
             let mut info = convert::live_session_info(session, &convert::empty_group(session));
-            info.group_metrics.timestamp = convert::wire_ms(state.engine.clock.wall_ms());
+            info.group_metrics.timestamp = convert::wire_ms(state.engine.clock.hub_ms());
             info
         }
     })
@@ -332,7 +332,7 @@ pub async fn research_stats(
     State(state): State<AppState>,
 ) -> Result<Json<ResearchStatsBody>, AppError> {
     let store = state.store.clone();
-    let since_ms = state.engine.clock.wall_ms() - STATS_WINDOW_MS;
+    let since_ms = state.engine.clock.hub_ms() - STATS_WINDOW_MS;
     let (sessions, counts) = blocking(move || {
         let reader = store.reader()?;
         Ok((reader.recent_sessions(u32::MAX)?, reader.research_stats()?))
@@ -420,17 +420,17 @@ async fn json_export(
 ) -> Result<ResearchExportBody, AppError> {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<ResearchExportBody> {
-        request.out_dir = tempfile_dir()?;
-        let report = store.export(&request, &mut |_| {})?;
-        let tables = read_json_tables(&report);
-        let _ = std::fs::remove_dir_all(&request.out_dir);
-        let tables = tables?;
-        Ok(ResearchExportBody {
-            export_id: report.export_id.to_string(),
-            participants: report.participants,
-            sessions: report.sessions,
-            success: true,
-            tables,
+        in_private_temp_dir(|dir| {
+            request.out_dir = dir.to_path_buf();
+            let report = store.export(&request, &mut |_| {})?;
+            let tables = read_json_tables(&report)?;
+            Ok(ResearchExportBody {
+                export_id: report.export_id.to_string(),
+                participants: report.participants,
+                sessions: report.sessions,
+                success: true,
+                tables,
+            })
         })
     })
     .await

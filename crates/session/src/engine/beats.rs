@@ -7,7 +7,7 @@
 
 use synchub_hrv::{ALGORITHM, Beat, Quality, StreamConfig, StreamingAnalyzer, validate_rr_ms};
 
-use super::Engine;
+use super::{Engine, suspend};
 use crate::effect::{Message, MessageBody};
 use crate::error::EngineError;
 use crate::ids::ParticipantId;
@@ -118,9 +118,12 @@ impl Engine {
         let span_ms: f64 = batch.rr_ms.iter().skip(1).sum();
         let first_ended_ms = last_ended_ms - span_ms;
         if !batch.rr_ms.is_empty() {
+            // Time the hub's computer slept is not age: the phone kept these beats for it.
             let oldest_age_ms = now_f64 - first_ended_ms;
+            let awake_age_ms =
+                oldest_age_ms - suspend::asleep_between(&self.sleeps, first_ended_ms, now_f64);
             let newest_ahead_ms = last_ended_ms - now_f64;
-            if !(oldest_age_ms <= MAX_BEAT_AGE_MS && newest_ahead_ms <= MAX_BEAT_AHEAD_MS) {
+            if !(awake_age_ms <= MAX_BEAT_AGE_MS && newest_ahead_ms <= MAX_BEAT_AHEAD_MS) {
                 return Err(EngineError::StaleBeats {
                     oldest_age_ms,
                     newest_ahead_ms,

@@ -22,12 +22,14 @@
 //! - `facilitator`: start, advance, extend and end a session, the schedule and the pacer;
 //! - `lifecycle`: how a session opens, changes phase and completes, whoever caused it;
 //! - `tick`: the 1 Hz group metrics, snapshots and feedback;
-//! - `synchrony`: the 5-second synchrony round, spread over wake-ups in a large room.
+//! - `synchrony`: the 5-second synchrony round, spread over wake-ups in a large room;
+//! - `suspend`: the caller's computer slept — resume graces and beat ages leave the sleep out.
 
 mod beats;
 mod facilitator;
 mod lifecycle;
 mod participants;
+mod suspend;
 mod synchrony;
 mod tick;
 
@@ -71,6 +73,8 @@ pub struct Engine {
     last_rolling_slot_ms: Option<i64>,
     /// The latest time the engine has seen; time never runs backwards inside the engine.
     now_ms: i64,
+    /// The caller's recent sleeps (`handle_suspended`), oldest first.
+    sleeps: Vec<suspend::Sleep>,
     rng: StdRng,
     pacer: Pacer,
     messages: VecDeque<Message>,
@@ -190,6 +194,7 @@ impl Engine {
             next_open_ms: None,
             last_rolling_slot_ms: None,
             now_ms,
+            sleeps: Vec::with_capacity(suspend::REMEMBERED_SLEEPS),
             rng: StdRng::from_seed(rng_seed),
             pacer: Pacer {
                 breaths_per_min: config.pacer_breaths_per_min,
