@@ -4,12 +4,15 @@
 mod analyze;
 mod central_sync;
 mod crowd;
+mod faults;
 mod mdns;
 mod research;
 mod rest;
 mod resume;
 mod shutdown;
 mod socketio;
+mod store_repair;
 mod straps;
+mod supervision;
 mod util;
 mod ws;

@@ -177,7 +177,7 @@ impl Participant {
     /// Sends the pending batches not yet sent on this connection, oldest first, at most
     /// [`MAX_BATCHES_PER_FLUSH`] at a time (the rest go out on the next ticks).
     async fn flush_pending(&mut self, connection: &mut Connection) -> Result<(), ClientError> {
-        for (seq, batch, resend) in self.beats.unsent(MAX_BATCHES_PER_FLUSH) {
+        for (seq, batch, resend) in self.beats.unsent(MAX_BATCHES_PER_FLUSH, Instant::now()) {
             self.send(connection, &ClientEvent::RrIntervals(batch))
                 .await?;
             if resend {
@@ -484,7 +484,7 @@ mod tests {
         let mut participant = Participant::new(config, Arc::new(CrowdStats::new()));
         participant.resume_token = Some("token".to_owned());
         participant.collect_beats();
-        let (_, batch, _) = participant.beats.unsent(1).pop().unwrap();
+        let (_, batch, _) = participant.beats.unsent(1, Instant::now()).pop().unwrap();
         let events = [
             participant.join_event(),
             ClientEvent::RrIntervals(batch),
