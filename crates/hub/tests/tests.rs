@@ -1,6 +1,9 @@
 //! Integration tests of the `synchub` command and the hub: the real process, the router
 //! without a socket, and real clients over loopback sockets.
 
+// The fault tests print what they measured (time to recover, rows kept) and why they skip.
+#![allow(clippy::print_stderr)]
+
 mod analyze;
 mod central_sync;
 mod crowd;

@@ -227,6 +227,12 @@ impl Beats {
         }
     }
 
+    /// A batch numbered `seq` was made and is no longer waiting: the hub acknowledged it
+    /// already (a second `rr_ack` follows a resend of a batch it had stored).
+    pub(crate) fn was_acknowledged(&self, seq: u64) -> bool {
+        seq < self.next_seq && !self.pending.contains_key(&seq)
+    }
+
     /// The hub acknowledged batch `seq`: it is forgotten. `None` when no such batch waited.
     pub(crate) fn acknowledge(&mut self, seq: u64) -> Option<PendingBatch> {
         self.pending.remove(&seq)
