@@ -4,7 +4,8 @@
 //! [`check`] runs SQLite's `PRAGMA integrity_check` on a read-only connection. [`recover`]
 //! moves the damaged file (and its `-wal`/`-shm`) aside, never deleting it, creates a fresh
 //! database with the current schema, and copies every row that can still be read, table by
-//! table in the schema's order (parents before children). A table that cannot be read in one
+//! table in the schema's order (parents before children), each copy in a transaction of its
+//! own. A table that cannot be read in one
 //! pass is read in rowid ranges that halve around the damage, so only the unreadable rows are
 //! lost; rows whose parent was lost are then removed (`PRAGMA foreign_key_check`), so the new
 //! database is consistent. SQLite's own recovery extension is not part of the bundled build,
@@ -60,7 +61,7 @@ pub fn check(data_dir: &DataDir) -> Result<CheckReport, Error> {
     }
     let problems = match integrity_problems(&database) {
         Ok(problems) => problems,
-        Err(error) => vec![format!("the file cannot be read as a database: {error}")],
+        Err(error) => vec![format!("SQLite could not finish the check: {error}")],
     };
     Ok(CheckReport {
         ok: problems.is_empty(),
@@ -89,29 +90,33 @@ pub fn recover(data_dir: &DataDir, now_ms: i64) -> Result<RecoverReport, Error> 
             std::fs::rename(&from, &to).map_err(|source| Error::Io { path: from, source })?;
         }
     }
-    let mut fresh = schema::open_for_writing(&database)?;
-    // Orphans are removed below, after every table is copied.
+    let fresh = schema::open_for_writing(&database)?;
+    // Orphans are removed below, after every table is copied. Each copy runs in its own
+    // (autocommit) transaction: after SQLite meets a damaged page, reads of that file fail
+    // until the reading transaction ends, so one long transaction would lose every table after
+    // the first damaged one. Durability is restored at the end.
     fresh.pragma_update(None, "foreign_keys", false)?;
+    fresh.pragma_update(None, "synchronous", "OFF")?;
     let damaged = moved_to.display().to_string();
     fresh.execute("ATTACH DATABASE ?1 AS damaged", [&damaged])?;
     let tables = tables_in_order(&fresh)?;
     let mut salvage = Vec::new();
-    let transaction = fresh.transaction()?;
     for table in tables {
-        let Some(columns) = shared_columns(&transaction, &table) else {
+        let Some(columns) = shared_columns(&fresh, &table) else {
             continue;
         };
-        let (kept, lost) = copy_table(&transaction, &table, &columns);
+        let (kept, lost) = copy_table(&fresh, &table, &columns);
         salvage.push(TableSalvage {
             table,
             rows_kept: kept,
             rows_lost: lost,
         });
     }
-    remove_orphans(&transaction, &mut salvage)?;
-    transaction.commit()?;
     fresh.execute("DETACH DATABASE damaged", [])?;
+    remove_orphans(&fresh, &mut salvage)?;
     fresh.pragma_update(None, "foreign_keys", true)?;
+    fresh.pragma_update(None, "synchronous", "FULL")?;
+    fresh.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     Ok(RecoverReport {
         moved_to,
         tables: salvage,
@@ -160,20 +165,11 @@ fn copy_table(connection: &Connection, table: &str, columns: &[String]) -> (u64,
     let copy = format!(
         "INSERT OR IGNORE INTO main.\"{table}\" ({list}) SELECT {list} FROM damaged.\"{table}\""
     );
-    let savepoint = |sql: &str| -> Result<u64, rusqlite::Error> {
-        connection.execute_batch("SAVEPOINT salvage")?;
-        match connection.execute(sql, []) {
-            Ok(rows) => {
-                connection.execute_batch("RELEASE salvage")?;
-                Ok(rows as u64)
-            }
-            Err(error) => {
-                connection.execute_batch("ROLLBACK TO salvage; RELEASE salvage")?;
-                Err(error)
-            }
-        }
+    // One statement is atomic: a copy that meets a damaged page inserts nothing.
+    let run = |sql: &str| -> Result<u64, rusqlite::Error> {
+        connection.execute(sql, []).map(|rows| rows as u64)
     };
-    if let Ok(rows) = savepoint(&copy) {
+    if let Ok(rows) = run(&copy) {
         return (rows, 0);
     }
     // The table is damaged somewhere: copy it in rowid ranges, halving the ranges that fail.
@@ -196,7 +192,7 @@ fn copy_table(connection: &Connection, table: &str, columns: &[String]) -> (u64,
     let mut ranges = vec![(1_i64, highest.max(1))];
     while let Some((low, high)) = ranges.pop() {
         let sql = format!("{copy} WHERE rowid BETWEEN {low} AND {high}");
-        match savepoint(&sql) {
+        match run(&sql) {
             Ok(rows) => kept += rows,
             Err(_) if low == high => lost += 1,
             Err(_) => {
