@@ -1,6 +1,7 @@
 //! Integration tests of the `synchub` command and the hub: the real process, the router
 //! without a socket, and real clients over loopback sockets.
 
+mod access;
 mod analyze;
 mod central_sync;
 mod crowd;

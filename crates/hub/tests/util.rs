@@ -61,6 +61,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         max_participants: None,
         central_sync: None,
         ble: false,
+        admin_remote: false,
     }
 }
 
@@ -347,6 +348,11 @@ impl HubProcess {
 
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         http_json(self.port, method, path, &self.token, body)
+    }
+
+    /// The hub's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.as_ref().expect("the data directory").path()
     }
 
     /// What the hub logged so far.

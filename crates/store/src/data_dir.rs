@@ -111,6 +111,40 @@ impl DataDir {
         Ok(AdminToken(text.trim().to_owned()))
     }
 
+    /// The path of the admin token file, for a running hub to notice a rotation by another
+    /// process.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.root.join(ADMIN_TOKEN_FILE)
+    }
+
+    /// Replaces the admin token with a fresh one and returns it: the old one stops working as
+    /// soon as a hub reads the file again (a running hub checks it on every facilitator
+    /// request). Written to a temporary file with mode 0600 and renamed over the old one, so a
+    /// reader sees the old token or the new one, never half of one.
+    pub fn rotate_admin_token(&self) -> Result<AdminToken, Error> {
+        self.ensure_exists()?;
+        let token = hex::encode(random_bytes::<32>());
+        let path = self.admin_token_path();
+        let temporary = self.root.join(format!("{ADMIN_TOKEN_FILE}.new"));
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temporary).map_err(io_error(&temporary))?;
+        file.write_all(token.as_bytes())
+            .map_err(io_error(&temporary))?;
+        file.sync_all().map_err(io_error(&temporary))?;
+        fs::rename(&temporary, &path).map_err(io_error(&path))?;
+        Ok(AdminToken(token))
+    }
+
     /// Reads `name`, or writes `create()` to it with mode 0600 if it does not exist. A file
     /// created by a concurrent first run wins (`create_new`), so two processes agree.
     fn read_or_create(&self, name: &str, create: impl FnOnce() -> String) -> Result<String, Error> {
@@ -177,6 +211,20 @@ impl OrgSecret {
         mac.update(user_id.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A key for `purpose` other than pseudonyms (e.g. strap codes): SHA-256 of a fixed label,
+    /// the purpose and the secret. Deliberately not an HMAC under the secret: anyone can obtain
+    /// the pseudonym of an id of their choosing (in their own data export), so a key that was
+    /// `pseudonym(purpose)` would be public.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut hash = Sha256::new();
+        hash.update(b"synchub derived key\0");
+        hash.update(purpose.as_bytes());
+        hash.update([0]);
+        hash.update(self.0);
+        hash.finalize().into()
+    }
 }
 
 impl fmt::Debug for OrgSecret {
@@ -192,6 +240,11 @@ pub struct AdminToken(String);
 impl AdminToken {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The token as the admin token file holds it (surrounding whitespace is not part of it).
+    pub fn from_file_text(text: &str) -> Self {
+        Self(text.trim().to_owned())
     }
 }
 

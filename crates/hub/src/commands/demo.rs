@@ -103,6 +103,7 @@ fn demo_config(
         max_participants: None,
         central_sync: None,
         ble: false,
+        admin_remote: false,
     })
 }
 
