@@ -80,7 +80,7 @@ async fn join_with_beats(hub: &HubProcess, user_id: &str, beats: usize) -> (WsCl
 
 fn start_session(hub: &HubProcess) -> String {
     let (status, body) = hub.call("POST", "/api/sessions", None);
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 201, "{body}");
     let (_, current) = hub.call("GET", "/api/sessions/current", None);
     current["sessionId"]
         .as_str()
