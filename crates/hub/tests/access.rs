@@ -463,6 +463,7 @@ fn wrong_code(code: &str, attempt: u32) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::print_stdout)] // The measured figure (`--no-capture` shows it).
 async fn room_code_guessing_from_many_loopback_addresses_hits_the_rooms_budget() {
     const ADDRESSES: u8 = 60;
     const RUN: Duration = Duration::from_secs(8);
