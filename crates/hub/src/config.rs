@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// it on a network you trust, and rotate the token afterwards.
     #[arg(long, env = "SYNCHUB_ADMIN_REMOTE", value_parser = BoolishValueParser::new())]
     pub admin_remote: bool,
+    /// `/health` turns red (503) when the data directory's disk has less free space than this,
+    /// in MB, so the facilitator hears before writes fail [default: 200].
+    #[arg(long, env = "SYNCHUB_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -133,6 +137,7 @@ struct FileConfig {
     sync_every_secs: Option<u64>,
     ble: Option<bool>,
     admin_remote: Option<bool>,
+    min_free_disk_mb: Option<u64>,
 }
 
 /// Everything a hub needs to start, resolved.
@@ -154,7 +159,12 @@ pub struct HubConfig {
     pub ble: bool,
     /// Answer the facilitator console and API from other computers too (`--admin-remote`).
     pub admin_remote: bool,
+    /// Under this much free space on the data directory's disk `/health` is red.
+    pub min_free_disk_bytes: u64,
 }
+
+/// A session of 100 phones writes about 30 MB an hour; 200 MB leaves hours of warning.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 200;
 
 impl HubConfig {
     /// Flags and variables over the file over the defaults.
@@ -230,6 +240,11 @@ impl HubConfig {
                 }),
             ble: args.ble || file.ble.unwrap_or(false),
             admin_remote: args.admin_remote || file.admin_remote.unwrap_or(false),
+            min_free_disk_bytes: args
+                .min_free_disk_mb
+                .or(file.min_free_disk_mb)
+                .unwrap_or(DEFAULT_MIN_FREE_DISK_MB)
+                .saturating_mul(1024 * 1024),
         })
     }
 }

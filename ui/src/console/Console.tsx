@@ -19,6 +19,7 @@ import { SyncPanel } from "./SyncPanel";
 import { ExportPanel } from "./ExportPanel";
 import { History } from "./History";
 import { AdminTokenPanel } from "./AdminTokenPanel";
+import { HealthBanner } from "./HealthBanner";
 
 export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () => void }) {
   const { api } = props;
@@ -47,6 +48,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
         </span>
         <span class="faint version">Sync Hub {hub.version}</span>
       </header>
+      <HealthBanner api={api} />
       {live.problem && <p class="problem" role="alert">{live.problem}</p>}
       <main class="console-grid">
         <div class="col-main">
