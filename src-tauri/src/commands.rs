@@ -11,7 +11,8 @@ use crate::projector::{Projectors, RoomTarget};
 /// What the commands share (managed by Tauri).
 #[derive(Debug)]
 pub struct Desktop {
-    pub connection: HubConnection,
+    /// The embedded hub's console address (the token is read when asked: it can be rotated).
+    pub base_url: String,
     /// The hub's live room settings, read when a projector opens (the code may have changed).
     pub room: AppState,
     pub projectors: Projectors,
@@ -19,7 +20,7 @@ pub struct Desktop {
 
 /// How the console reaches the embedded hub. The admin token is handed over here so the
 /// facilitator never copies or types it.
-#[derive(Clone, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HubConnection {
     pub base_url: String,
@@ -49,7 +50,10 @@ pub struct MonitorInfo {
 
 #[tauri::command]
 pub fn hub_connection(desktop: State<'_, Desktop>) -> HubConnection {
-    desktop.connection.clone()
+    HubConnection {
+        base_url: desktop.base_url.clone(),
+        admin_token: desktop.room.admin.tokens.current().as_str().to_owned(),
+    }
 }
 
 // Async, so the monitor query (answered by the event loop's thread) never runs on that thread.
@@ -79,7 +83,7 @@ pub async fn open_projector(
     let monitor_count = monitors(&app)?.len();
     let room = desktop.room.room();
     let target = RoomTarget {
-        hub_url: desktop.connection.base_url.clone(),
+        hub_url: desktop.base_url.clone(),
         join_url: desktop.room.join_url(),
         room_code: room.code,
     };

@@ -72,10 +72,7 @@ fn run() -> anyhow::Result<i32> {
     let hub = runtime.block_on(embedded_hub::start(config))?;
     tracing::info!(url = %hub.base_url, data_dir = %hub.data_dir.display(), "hub running in the desktop app");
     app.manage(commands::Desktop {
-        connection: commands::HubConnection {
-            base_url: embedded_hub::console_base_url(hub.local_addr),
-            admin_token: hub.state.admin_token.as_str().to_owned(),
-        },
+        base_url: embedded_hub::console_base_url(hub.local_addr),
         room: hub.state.clone(),
         projectors: projector::Projectors::next_to_current_exe()
             .context("while locating the app's own executable")?,

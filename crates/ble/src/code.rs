@@ -2,10 +2,16 @@
 //! `claim_strap {strapCode}` to take over its participant.
 //!
 //! Four characters from an alphabet without look-alikes (no 0/O/D/Q, 1/I/L, 2/Z, 5/S, 6/G is
-//! kept as 6, 8/B, U/V), derived from the strap's id alone, so a strap keeps its code across hub
-//! restarts, reconnections and laptops. 20⁴ = 160 000 codes: the chance that two of 20 straps in
-//! one room share a code is about 0.12 %; the hub should refuse an ambiguous claim rather than
-//! guess.
+//! kept as 6, 8/B, U/V): 20⁴ = 160 000 codes.
+//!
+//! Two derivations:
+//! - [`keyed_strap_code`], what the hub shows and accepts: HMAC-SHA256 of the strap's id under
+//!   a key only the hub has, so someone who scans the strap's Bluetooth address cannot compute
+//!   its code (and watch a stranger's heart data). A strap keeps its code across restarts of
+//!   the same hub; an `attempt` counter gives another code when two straps of one room would
+//!   share one (the hub keeps codes unique per room).
+//! - [`strap_code`], from the id alone (FNV-1a), for tools without a hub's key (`synchub-ble-
+//!   probe`, logs): it is public, so the hub never accepts it.
 
 /// The alphabet of codes: digits and capitals that read unambiguously on a projector, on a
 /// phone and in handwriting.
@@ -24,6 +30,28 @@ pub fn strap_code(strap_id: &str) -> String {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    code_of_hash(hash)
+}
+
+/// The code the hub shows for `strap_id`: the first characters of HMAC-SHA256(`key`,
+/// `strap_id` ‖ 0 ‖ `attempt`). Use attempt 0, and 1, 2, … when the code is already taken in
+/// the room.
+pub fn keyed_strap_code(key: &[u8; 32], strap_id: &str, attempt: u32) -> String {
+    use hmac::{Hmac, Mac as _};
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(strap_id.as_bytes());
+    mac.update(&[0]);
+    mac.update(&attempt.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    code_of_hash(u64::from_be_bytes(first))
+}
+
+/// [`CODE_LENGTH`] symbols of the alphabet from a 64-bit hash (its base-20 digits; the bias of
+/// 2⁶⁴ mod 20⁴ is negligible).
+fn code_of_hash(mut hash: u64) -> String {
     let base = CODE_ALPHABET.len() as u64;
     (0..CODE_LENGTH)
         .map(|_| {
@@ -78,6 +106,27 @@ mod tests {
             .collect();
         // 256 ids in 160 000 codes: a handful of collisions at most.
         assert!(codes.len() >= 250, "{}", codes.len());
+    }
+
+    #[test]
+    fn keyed_codes_depend_on_the_key_and_the_attempt_not_only_on_the_id() {
+        let id = "A0:9E:1A:12:34:56";
+        let code = keyed_strap_code(&[7; 32], id, 0);
+        assert_eq!(code.len(), CODE_LENGTH);
+        assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        assert_eq!(
+            keyed_strap_code(&[7; 32], id, 0),
+            code,
+            "stable for one key"
+        );
+        let other_keys: std::collections::BTreeSet<String> = (0..20_u8)
+            .map(|key| keyed_strap_code(&[key; 32], id, 0))
+            .collect();
+        assert!(
+            other_keys.len() >= 18,
+            "the key decides the code: {other_keys:?}"
+        );
+        assert_ne!(keyed_strap_code(&[7; 32], id, 1), code);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub mod quirks;
 mod reader;
 
 pub use beats::{BeatBatch, BeatTimeline};
-pub use code::{normalize_code, strap_code};
+pub use code::{keyed_strap_code, normalize_code, strap_code};
 pub use measurement::{
     BodyLocation, Contact, DecodeHexError, Measurement, MeasurementError, MeasurementJson,
     decode_hex,

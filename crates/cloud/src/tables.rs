@@ -188,12 +188,16 @@ fn running_min_id(table: &Table) -> Option<String> {
     ))
 }
 
-/// The hub erased every row of this person that existed at the time; do the same to this hub's
-/// central rows (a later session of the same pseudonym is a new consent and stays): the rows of
-/// every table with personal data, participants last since the others find theirs through them.
+/// The hub erased every row of this person that existed at the time, or (a participant's own
+/// erasure, with `session_ref` and `participant_id`) their row of that one session; do the same
+/// to this hub's central rows (a later session of the same pseudonym is a new consent and
+/// stays): the rows of every table with personal data, participants last since the others find
+/// theirs through them.
 fn erasure_deletes(staging: &str) -> Vec<String> {
     const ERASED: &str = "p.hub_id = $1 AND p.pseudonym = e.pseudonym \
-                          AND p.joined_at_ms <= e.erased_at_ms";
+                          AND p.joined_at_ms <= e.erased_at_ms \
+                          AND (e.session_ref IS NULL OR (p.session_ref = e.session_ref \
+                          AND p.participant_id = e.participant_id::uuid))";
     catalogue::TABLES
         .iter()
         .rev()

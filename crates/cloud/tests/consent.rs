@@ -1,7 +1,9 @@
 //! Only consented participants' rows leave the hub, and an erased participant disappears
 //! centrally at the next sync.
 
-use crate::util::{Hub, SessionPlan, TestDatabase, assert_counts_agree, options, record_session};
+use crate::util::{
+    self, Hub, SessionPlan, TestDatabase, assert_counts_agree, options, record_session,
+};
 
 async fn central_pseudonyms(database: &TestDatabase, table_sql: &str) -> Vec<String> {
     database
@@ -155,5 +157,62 @@ async fn an_erased_participant_disappears_centrally_after_the_next_sync() {
             ))
             .await,
         0
+    );
+}
+
+#[tokio::test]
+async fn a_participants_own_erasure_removes_only_that_sessions_rows_centrally() {
+    let database = TestDatabase::create().await;
+    let hub = Hub::open();
+    let people = vec![(0, true), (1, true), (2, true)];
+    for number in [1, 2] {
+        record_session(
+            &hub,
+            &SessionPlan {
+                number,
+                people: people.clone(),
+                beats: 150,
+                complete: true,
+            },
+        );
+    }
+    synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("first sync");
+    let erased = hub.pseudonym(1);
+    let theirs = format!("SELECT count(*) FROM session_participants WHERE pseudonym = '{erased}'");
+    let their_beats = format!(
+        "SELECT count(*) FROM rr_intervals r JOIN session_participants p \
+         ON p.hub_id = r.hub_id AND p.id = r.participant_ref WHERE p.pseudonym = '{erased}'"
+    );
+    assert_eq!(database.count(&theirs).await, 2);
+
+    // What `DELETE /api/me` does with the resume token of person 1 in the later session.
+    let erasure = hub
+        .store
+        .erase_session_participant(util::session_id(2), util::participant_id(2, 1))
+        .expect("erase locally");
+    assert_eq!(erasure.beat_rows, 150);
+    let report = synchub_cloud::push(&options(&database, &hub), &mut |_| {})
+        .await
+        .expect("second sync");
+
+    assert_counts_agree(&report);
+    assert_eq!(
+        database.count(&theirs).await,
+        1,
+        "the earlier session's row stays"
+    );
+    assert_eq!(database.count(&their_beats).await, 150);
+    assert_eq!(
+        database
+            .count(&format!(
+                "SELECT count(*) FROM erasures WHERE pseudonym = '{erased}' \
+                 AND participant_id = '{}'",
+                util::participant_id(2, 1).0
+            ))
+            .await,
+        1,
+        "the central tombstone keeps its scope"
     );
 }

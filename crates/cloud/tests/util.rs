@@ -221,7 +221,7 @@ pub fn session_id(number: u128) -> SessionId {
     ))
 }
 
-fn participant_id(session: u128, index: usize) -> ParticipantId {
+pub fn participant_id(session: u128, index: usize) -> ParticipantId {
     ParticipantId(uuid::Uuid::from_u128(
         0xa11c_e000_0000_7000_8000_0000_0000_0000 | (session << 32) | index as u128,
     ))

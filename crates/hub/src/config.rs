@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// The code participants must give [default: a random 4-digit code].
     #[arg(long, env = "SYNCHUB_ROOM_CODE", conflicts_with = "no_room_code")]
     pub room_code: Option<String>,
+    /// Digits of the random room code: 4, or 6 for large public events (a million codes
+    /// instead of ten thousand against guessing) [default: 4].
+    #[arg(long, env = "SYNCHUB_ROOM_CODE_LENGTH", value_parser = clap::value_parser!(u8).range(4..=8))]
+    pub room_code_length: Option<u8>,
     /// Let anyone on the network join without a code.
     #[arg(long, env = "SYNCHUB_NO_ROOM_CODE", value_parser = BoolishValueParser::new())]
     pub no_room_code: bool,
@@ -72,6 +76,11 @@ pub struct ServeArgs {
     /// Bluetooth; each strap the facilitator assigns joins as a participant.
     #[arg(long, env = "SYNCHUB_BLE", value_parser = BoolishValueParser::new())]
     pub ble: bool,
+    /// Let other computers on the network use the facilitator console and API (by default
+    /// only this computer may). The admin token then crosses the network in clear text: use
+    /// it on a network you trust, and rotate the token afterwards.
+    #[arg(long, env = "SYNCHUB_ADMIN_REMOTE", value_parser = BoolishValueParser::new())]
+    pub admin_remote: bool,
     /// `/health` turns red (503) when the data directory's disk has less free space than this,
     /// in MB, so the facilitator hears before writes fail [default: 200].
     #[arg(long, env = "SYNCHUB_MIN_FREE_DISK_MB")]
@@ -124,6 +133,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     room_name: Option<String>,
     room_code: Option<String>,
+    room_code_length: Option<u8>,
     no_room_code: Option<bool>,
     schedule: Option<ScheduleArg>,
     phases: Option<String>,
@@ -133,6 +143,7 @@ struct FileConfig {
     sync_every_secs: Option<u64>,
     sync_timeout_secs: Option<u64>,
     ble: Option<bool>,
+    admin_remote: Option<bool>,
     min_free_disk_mb: Option<u64>,
 }
 
@@ -156,6 +167,8 @@ pub struct HubConfig {
     pub sync_timeout: Option<Duration>,
     /// Read Bluetooth LE straps.
     pub ble: bool,
+    /// Answer the facilitator console and API from other computers too (`--admin-remote`).
+    pub admin_remote: bool,
     /// Under this much free space on the data directory's disk `/health` is red.
     pub min_free_disk_bytes: u64,
 }
@@ -189,7 +202,16 @@ impl HubConfig {
         } else {
             match args.room_code.clone().or(file.room_code) {
                 Some(code) => Some(validate_room_code(&code)?),
-                None => Some(random_room_code()?),
+                None => {
+                    let digits = args
+                        .room_code_length
+                        .or(file.room_code_length)
+                        .unwrap_or(DEFAULT_ROOM_CODE_DIGITS);
+                    if !(4..=8).contains(&digits) {
+                        bail!("room_code_length must be 4 to 8 digits (6 for large public events)");
+                    }
+                    Some(random_digits(usize::from(digits))?)
+                }
             }
         };
         let room_name = args
@@ -232,6 +254,7 @@ impl HubConfig {
                 secs => secs.map(Duration::from_secs),
             },
             ble: args.ble || file.ble.unwrap_or(false),
+            admin_remote: args.admin_remote || file.admin_remote.unwrap_or(false),
             min_free_disk_bytes: args
                 .min_free_disk_mb
                 .or(file.min_free_disk_mb)
@@ -260,12 +283,26 @@ fn validate_room_code(code: &str) -> anyhow::Result<String> {
     Ok(code.to_owned())
 }
 
+/// Digits of a room code nobody chose.
+pub const DEFAULT_ROOM_CODE_DIGITS: u8 = 4;
+
 /// Four random digits from the OS's secure source.
 pub fn random_room_code() -> anyhow::Result<String> {
-    let mut bytes = [0_u8; 4];
-    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
-    let number = u32::from_le_bytes(bytes) % 10_000;
-    Ok(format!("{number:04}"))
+    random_digits(usize::from(DEFAULT_ROOM_CODE_DIGITS))
+}
+
+/// `count` random decimal digits from the OS's secure source, each uniform (a byte is redrawn
+/// when it is 250 or more, so no digit is more likely than another).
+pub fn random_digits(count: usize) -> anyhow::Result<String> {
+    let mut code = String::with_capacity(count);
+    while code.len() < count {
+        let mut byte = [0_u8; 1];
+        getrandom::fill(&mut byte).map_err(|error| anyhow::anyhow!("random source: {error}"))?;
+        if byte[0] < 250 {
+            code.push(char::from(b'0' + byte[0] % 10));
+        }
+    }
+    Ok(code)
 }
 
 #[cfg(test)]
@@ -319,6 +356,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(open.room_code, None);
+    }
+
+    #[test]
+    fn a_longer_room_code_can_be_asked_for() {
+        let config = HubConfig::resolve(&ServeArgs {
+            room_code_length: Some(6),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        let code = config.room_code.unwrap();
+        assert_eq!(code.len(), 6);
+        assert!(code.chars().all(|character| character.is_ascii_digit()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "room_code_length = 3\n").unwrap();
+        let error = HubConfig::resolve(&ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("4 to 8"), "{error:#}");
     }
 
     #[test]

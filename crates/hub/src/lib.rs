@@ -20,6 +20,7 @@
 //! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - Leaves every other module may use: [`clock`], [`room`] (the room's name and code),
+//!   [`guessing`] (bounds on guessing room and strap codes, per address and for the room),
 //!   [`metrics`] (the `/metrics` figures), [`encoded`], [`peer`], [`client_input`];
 //!   [`discovery`] is the mDNS advertisement.
 //! - [`commands`]: the command line — [`commands::cli`] and one module per subcommand
@@ -35,7 +36,8 @@
 //!
 //! - **No raw user id, note or IP address goes past the edge**: ids are pseudonymised in
 //!   [`server::edge`] before the engine sees them; notes are dropped in [`convert`]; IPs only
-//!   key the wrong-room-code limiter in memory; logs carry request paths, never query strings.
+//!   key the wrong-code limiter in memory ([`guessing`]; the engine task holds a
+//!   [`guessing::GuessCharge`], which never reveals the address); logs carry request paths, never query strings.
 //! - **The engine is touched by one task only**; everything else talks to it over a channel
 //!   and reads its published [`engine_task::RoomView`].
 //! - **The engine task knows no transport**: no socket, axum or Socket.IO type in
@@ -53,6 +55,7 @@ pub mod convert;
 pub mod discovery;
 pub mod encoded;
 pub mod engine_task;
+pub mod guessing;
 pub mod metrics;
 pub mod peer;
 pub mod room;

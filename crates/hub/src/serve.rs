@@ -26,6 +26,7 @@ use crate::discovery::{self, Advertisement};
 use crate::engine_task::{EngineTask, Input};
 use crate::metrics::Metrics;
 use crate::room::RoomSettings;
+use crate::server::admin::{AdminAccess, AdminTokens};
 use crate::server::{self, AppState};
 use crate::straps::StrapRoom;
 
@@ -206,14 +207,18 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         data_dir.root().to_path_buf(),
     ));
     let straps = if config.ble {
-        StrapRoom::start(&handle).await
+        StrapRoom::start(&handle, &org_secret).await
     } else {
-        StrapRoom::off()
+        StrapRoom::off(&org_secret)
+    };
+    let admin = AdminAccess {
+        remote: config.admin_remote,
+        tokens: AdminTokens::new(data_dir.clone(), admin_token),
     };
     let state = AppState::new(
         handle,
         metrics,
-        admin_token,
+        admin,
         org_secret,
         room,
         store,
@@ -256,7 +261,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         local_addr,
         base_url,
         state,
-        admin_token_path: data_dir.root().join("admin_token"),
+        admin_token_path: data_dir.admin_token_path(),
         data_dir: data_dir.root().to_path_buf(),
         startup,
         stop_server,

@@ -62,23 +62,58 @@ pub enum AssignError {
     Stopping,
 }
 
+/// The codes this room shows for its straps: keyed with the hub's secret (a Bluetooth scan
+/// does not reveal them) and unique in the room (a strap whose code another strap already
+/// shows gets the next attempt's code). A strap keeps its code while the hub runs.
+struct StrapCodes {
+    key: [u8; 32],
+    by_strap: BTreeMap<StrapId, String>,
+}
+
+impl std::fmt::Debug for StrapCodes {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StrapCodes")
+            .field("straps", &self.by_strap.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StrapCodes {
+    fn code_of(&mut self, strap: &StrapId) -> String {
+        if let Some(code) = self.by_strap.get(strap) {
+            return code.clone();
+        }
+        let code = (0..)
+            .map(|attempt| synchub_ble::keyed_strap_code(&self.key, strap.as_str(), attempt))
+            .find(|code| !self.by_strap.values().any(|taken| taken == code))
+            .expect("160 000 codes outnumber the straps of a room");
+        self.by_strap.insert(strap.clone(), code.clone());
+        code
+    }
+}
+
 /// The hub's straps: what the reader reports, and who wears which.
 #[derive(Debug)]
 pub struct StrapRoom {
     registry: Mutex<Registry>,
     reader: Mutex<Option<StrapReader>>,
+    codes: Mutex<StrapCodes>,
 }
+
+/// What the hub derives strap codes from its secret for.
+const STRAP_CODE_PURPOSE: &str = "strap codes";
 
 impl StrapRoom {
     /// A hub without Bluetooth.
-    pub fn off() -> Arc<StrapRoom> {
-        Arc::new(StrapRoom::with(Availability::Off))
+    pub fn off(org_secret: &OrgSecret) -> Arc<StrapRoom> {
+        Arc::new(StrapRoom::with(Availability::Off, org_secret))
     }
 
     /// Starts the strap reader and the bridge to `engine`. Never fails: without Bluetooth the
     /// room says why, and the reason is logged once. The reader uses every adapter with the
     /// default connection budget per adapter (`synchub_ble::DEFAULT_LINKS_PER_ADAPTER`).
-    pub async fn start(engine: &EngineHandle) -> Arc<StrapRoom> {
+    pub async fn start(engine: &EngineHandle, org_secret: &OrgSecret) -> Arc<StrapRoom> {
         // The reader takes a plain function for its clock, so it reads the system's wall
         // clock; the bridge moves its beat times onto hub time.
         let config = ReaderConfig {
@@ -88,7 +123,7 @@ impl StrapRoom {
         match StrapReader::start(config).await {
             Ok((reader, events)) => {
                 tracing::info!("reading Bluetooth LE heart-rate straps");
-                let room = Arc::new(StrapRoom::with(Availability::On));
+                let room = Arc::new(StrapRoom::with(Availability::On, org_secret));
                 *room.reader_slot() = Some(reader);
                 tokio::spawn(bridge(
                     room.clone(),
@@ -100,21 +135,43 @@ impl StrapRoom {
             }
             Err(error) => {
                 tracing::warn!(%error, "Bluetooth straps are not available; the hub runs without them");
-                Arc::new(StrapRoom::with(Availability::Unavailable(
-                    error.to_string(),
-                )))
+                Arc::new(StrapRoom::with(
+                    Availability::Unavailable(error.to_string()),
+                    org_secret,
+                ))
             }
         }
     }
 
-    fn with(availability: Availability) -> StrapRoom {
+    fn with(availability: Availability, org_secret: &OrgSecret) -> StrapRoom {
         StrapRoom {
             registry: Mutex::new(Registry {
                 availability,
                 assignments: BTreeMap::new(),
             }),
             reader: Mutex::new(None),
+            codes: Mutex::new(StrapCodes {
+                key: org_secret.derived_key(STRAP_CODE_PURPOSE),
+                by_strap: BTreeMap::new(),
+            }),
         }
+    }
+
+    /// The code this room shows for `strap` (given on first sight, unique in the room).
+    fn code_of(&self, strap: &StrapId) -> String {
+        self.codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .code_of(strap)
+    }
+
+    /// The code of the strap with id `id`, if the reader has seen it.
+    pub fn code_of_id(&self, id: &str) -> Option<String> {
+        let strap = StrapId::new(id);
+        self.snapshot()
+            .iter()
+            .any(|status| status.id == strap)
+            .then(|| self.code_of(&strap))
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
@@ -149,9 +206,18 @@ impl StrapRoom {
         }
     }
 
-    /// `GET /api/straps`. `slot_of` maps a strap code to its wearer's slot in the session.
-    pub fn list(&self, slot_of: impl Fn(&str) -> Option<u32>) -> StrapList {
+    /// `GET /api/straps`. `slot_of` maps a strap code to its wearer's slot in the session,
+    /// `claimers_of` to the slots of the participants who claimed it.
+    pub fn list(
+        &self,
+        slot_of: impl Fn(&str) -> Option<u32>,
+        claimers_of: impl Fn(&str) -> Vec<u32>,
+    ) -> StrapList {
         let straps = self.snapshot();
+        let codes: Vec<String> = straps
+            .iter()
+            .map(|status| self.code_of(&status.id))
+            .collect();
         let registry = self.lock();
         let reason = Self::unavailable_reason(&registry);
         StrapList {
@@ -159,12 +225,13 @@ impl StrapRoom {
             reason,
             straps: straps
                 .iter()
-                .map(|status| {
+                .zip(&codes)
+                .map(|(status, code)| {
                     let assignment = registry
                         .assignments
                         .get(&status.id)
-                        .map(|assignment| (assignment.label.clone(), slot_of(&status.code)));
-                    convert::strap(status, assignment)
+                        .map(|assignment| (assignment.label.clone(), slot_of(code)));
+                    convert::strap(status, code, assignment, claimers_of(code))
                 })
                 .collect(),
         }
@@ -174,7 +241,7 @@ impl StrapRoom {
     pub fn battery_of_code(&self, code: &str) -> Option<u8> {
         self.snapshot()
             .into_iter()
-            .find(|status| status.code == code)
+            .find(|status| self.code_of(&status.id) == code)
             .and_then(|status| status.battery_pct)
     }
 
@@ -201,7 +268,7 @@ impl StrapRoom {
                 .as_ref()
                 .ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
             let found = (
-                status.code.clone(),
+                self.code_of(&status.id),
                 status.model.clone().or(status.name.clone()),
             );
             if registry.assignments.contains_key(&strap_id) {
@@ -244,7 +311,12 @@ impl StrapRoom {
             return Err(AssignError::Stopping);
         }
         let status = status.ok_or_else(|| AssignError::UnknownStrap(id.to_owned()))?;
-        Ok(convert::strap(&status, Some((request.label, None))))
+        Ok(convert::strap(
+            &status,
+            &code,
+            Some((request.label, None)),
+            Vec::new(),
+        ))
     }
 
     /// `DELETE /api/straps/{id}/assign`: the wearer leaves; the strap is free again.

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use crate::util::{HubProcess, StoppedHub, WsClient, count_rows, now_ms, repo_root};
 
 /// The emulated BlueZ with its private bus; stopped (with its bus) when dropped.
-struct EmulatedBluez {
+pub struct EmulatedBluez {
     child: Child,
-    address: String,
+    pub address: String,
 }
 
 impl EmulatedBluez {
-    fn start(args: &[&str]) -> EmulatedBluez {
+    pub fn start(args: &[&str]) -> EmulatedBluez {
         let script = repo_root().join("tools/bluez-emulator/start");
         let mut child = Command::new(&script)
             .args(args)
@@ -55,7 +55,7 @@ impl Drop for EmulatedBluez {
 }
 
 /// Polls `GET /api/straps` until `done` holds for the list, or fails after `limit`.
-fn wait_for_straps(
+pub fn wait_for_straps(
     hub: &HubProcess,
     limit: Duration,
     what: &str,
@@ -78,7 +78,7 @@ fn wait_for_straps(
     }
 }
 
-fn strap_named<'a>(straps: &'a [Value], name: &str) -> &'a Value {
+pub fn strap_named<'a>(straps: &'a [Value], name: &str) -> &'a Value {
     straps
         .iter()
         .find(|strap| {

@@ -4,6 +4,7 @@
 // The fault tests print what they measured (time to recover, rows kept) and why they skip.
 #![allow(clippy::print_stderr)]
 
+mod access;
 mod analyze;
 mod central_sync;
 mod crowd;

@@ -62,6 +62,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         central_sync: None,
         sync_timeout: None,
         ble: false,
+        admin_remote: false,
         // A shared CI disk may be fuller than a laptop's; the fault tests set their own.
         min_free_disk_bytes: 0,
     }
@@ -374,6 +375,11 @@ impl HubProcess {
 
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         http_json(self.port, method, path, &self.token, body)
+    }
+
+    /// The hub's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.as_ref().expect("the data directory").path()
     }
 
     /// What the hub logged so far.

@@ -23,7 +23,7 @@ use crate::hub::{
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
 };
 use crate::rest::{
-    ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
+    AdminTokenBody, ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
     ParticipantExportBody, ParticipantList, ResearchExportBody, ResearchStatsBody, Schedule,
     SessionCommandBody, SessionInfo, SessionList, Strap, StrapAssignRequest, StrapList,
     SyncSettingsRequest, SyncStatus,
@@ -187,6 +187,10 @@ pub fn schema_files() -> Vec<SchemaFile> {
              `sync` part of GET /api/hub.",
         ),
         rest_reply::<StrapList>("strap_list", "GET /api/straps response (facilitator)."),
+        rest_reply::<AdminTokenBody>(
+            "admin_token",
+            "POST /api/admin-token/rotate response (facilitator): the new admin token.",
+        ),
         rest_request::<StrapAssignRequest>(
             "strap_assign",
             "POST /api/straps/{id}/assign request body (facilitator).",

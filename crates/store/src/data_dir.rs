@@ -131,6 +131,27 @@ impl DataDir {
         Ok(AdminToken(token.to_owned()))
     }
 
+    /// The path of the admin token file, for a running hub to notice a rotation by another
+    /// process.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.root.join(ADMIN_TOKEN_FILE)
+    }
+
+    /// Replaces the admin token with a fresh one and returns it: the old one stops working as
+    /// soon as a hub reads the file again (a running hub checks it on every facilitator
+    /// request). Written whole or not at all (temporary file, fsync, rename), so a reader sees
+    /// the old token or the new one, never half of one.
+    pub fn rotate_admin_token(&self) -> Result<AdminToken, Error> {
+        self.ensure_exists()?;
+        let token = hex::encode(random_bytes::<32>());
+        let path = self.admin_token_path();
+        private_files::write_private(&path, token.as_bytes()).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(AdminToken(token))
+    }
+
     /// Reads `name`, or first creates it with `create()` (mode 0600, written whole or not at
     /// all) if it does not exist. A file created by a concurrent first run wins, so two
     /// processes agree.
@@ -184,6 +205,20 @@ impl OrgSecret {
         mac.update(user_id.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A key for `purpose` other than pseudonyms (e.g. strap codes): SHA-256 of a fixed label,
+    /// the purpose and the secret. Deliberately not an HMAC under the secret: anyone can obtain
+    /// the pseudonym of an id of their choosing (in their own data export), so a key that was
+    /// `pseudonym(purpose)` would be public.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut hash = Sha256::new();
+        hash.update(b"synchub derived key\0");
+        hash.update(purpose.as_bytes());
+        hash.update([0]);
+        hash.update(self.0);
+        hash.finalize().into()
+    }
 }
 
 impl fmt::Debug for OrgSecret {
@@ -199,6 +234,11 @@ pub struct AdminToken(String);
 impl AdminToken {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The token as the admin token file holds it (surrounding whitespace is not part of it).
+    pub fn from_file_text(text: &str) -> Self {
+        Self(text.trim().to_owned())
     }
 }
 

@@ -3,8 +3,9 @@
 //! (the input Kubios and NeuroKit2 read).
 //!
 //! Who is in an export is decided once, by the `scope` CTE every query starts with: consented
-//! participants of sessions in the time range (research), or one pseudonym (a participant's own
-//! data). Sessions, group snapshots and synchrony rounds are exported for sessions with at least
+//! participants of sessions in the time range (research), one pseudonym in every session (the
+//! facilitator answering a participant's request), or one participant of one session (what a
+//! participant's own resume token reaches). Sessions, group snapshots and synchrony rounds are exported for sessions with at least
 //! one participant in scope; a synchrony pair only when both of its participants are in scope.
 //! Internal row references never leave: rows carry session ids, participant ids and pseudonyms.
 //!
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
+
+use synchub_session::ids::{ParticipantId, SessionId};
 
 use crate::Error;
 use crate::catalogue::{self, Owner, Table, ValueKind};
@@ -101,16 +104,22 @@ pub(crate) enum ExportScope {
         from_ms: Option<i64>,
         to_ms: Option<i64>,
     },
-    Participant {
-        pseudonym: String,
+    /// Every session of one pseudonym (the facilitator's `synchub research`).
+    Participant { pseudonym: String },
+    /// One participant of one session: what a resume token proves, and no more.
+    SessionParticipant {
+        session_id: SessionId,
+        participant_id: ParticipantId,
     },
 }
 
-/// The participant rows in scope. Parameters: ?1 research (0/1), ?2 from, ?3 to, ?4 pseudonym.
+/// The participant rows in scope. Parameters: ?1 scope (1 research, 0 a pseudonym, 2 one
+/// participant of one session), ?2 from, ?3 to, ?4 pseudonym, ?5 session id, ?6 participant id.
 const SCOPE: &str = "WITH scope AS (SELECT p.id FROM session_participants p \
     JOIN sessions s ON s.id = p.session_ref WHERE \
     (?1 = 1 AND p.research_consent = 1 AND s.started_at_ms >= ?2 AND s.started_at_ms < ?3) \
-    OR (?1 = 0 AND p.pseudonym = ?4)), \
+    OR (?1 = 0 AND p.pseudonym = ?4) \
+    OR (?1 = 2 AND s.session_id = ?5 AND p.participant_id = ?6)), \
     scoped_sessions AS (SELECT DISTINCT p.session_ref AS id FROM session_participants p \
     WHERE p.id IN (SELECT id FROM scope)) ";
 
@@ -206,7 +215,7 @@ fn run_in_snapshot(
     out_dir: &Path,
     progress: &mut dyn FnMut(&ExportProgress),
 ) -> Result<ExportReport, Error> {
-    let (research, from_ms, to_ms, pseudonym) = match scope {
+    let (kind, from_ms, to_ms, pseudonym) = match scope {
         ExportScope::Research { from_ms, to_ms } => (
             1,
             from_ms.unwrap_or(i64::MIN),
@@ -214,8 +223,16 @@ fn run_in_snapshot(
             String::new(),
         ),
         ExportScope::Participant { pseudonym } => (0, i64::MIN, i64::MAX, pseudonym.clone()),
+        ExportScope::SessionParticipant { .. } => (2, i64::MIN, i64::MAX, String::new()),
     };
-    let parameters = rusqlite::params![research, from_ms, to_ms, pseudonym];
+    let (session_id, participant_id) = match scope {
+        ExportScope::SessionParticipant {
+            session_id,
+            participant_id,
+        } => (session_id.0.to_string(), participant_id.0.to_string()),
+        _ => (String::new(), String::new()),
+    };
+    let parameters = rusqlite::params![kind, from_ms, to_ms, pseudonym, session_id, participant_id];
     let mut report = ExportReport {
         export_id: uuid::Uuid::now_v7(),
         out_dir: out_dir.to_path_buf(),

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
 use rusqlite::params;
-use synchub_session::ids::SessionId;
+use synchub_session::ids::{ParticipantId, SessionId};
 use synchub_session::record::SessionSummary;
 
 use crate::disk::{DiskSpace, disk_space};
@@ -153,6 +153,24 @@ impl Store {
         })
     }
 
+    /// Deletes the rows of one participant of one session (what a participant's own resume
+    /// token proves: not the other sessions that share their pseudonym) and records a tombstone
+    /// scoped to that session for central sync. An unknown participant erases nothing (and
+    /// records no tombstone).
+    pub fn erase_session_participant(
+        &self,
+        session_id: SessionId,
+        participant_id: ParticipantId,
+    ) -> Result<ErasureReport, Error> {
+        let at_ms = now_ms();
+        self.writer.call(|reply| Control::EraseInSession {
+            session_id,
+            participant_id,
+            at_ms,
+            reply,
+        })
+    }
+
     /// Research export: the consented participants of the sessions that started in
     /// `[from_ms, to_ms)` (everything when both are `None`), written to `out_dir` in `format`,
     /// plus plain RR files. Logged in `research_exports`. `progress` is called as rows are
@@ -184,7 +202,8 @@ impl Store {
         Ok(report)
     }
 
-    /// A participant's own data (right of access), whatever their research consent.
+    /// A participant's own data (right of access) in every session of their pseudonym,
+    /// whatever their research consent: for the facilitator answering a request.
     pub fn export_participant(
         &self,
         pseudonym: &str,
@@ -192,18 +211,42 @@ impl Store {
         out_dir: &std::path::Path,
         progress: &mut dyn FnMut(&ExportProgress),
     ) -> Result<ExportReport, Error> {
+        let scope = ExportScope::Participant {
+            pseudonym: pseudonym.to_owned(),
+        };
+        self.export_scope(&scope, "participant", format, out_dir, progress)
+    }
+
+    /// One participant's own data in one session, whatever their research consent: what a
+    /// participant's resume token reaches (other sessions of the same pseudonym stay out).
+    pub fn export_session_participant(
+        &self,
+        session_id: SessionId,
+        participant_id: ParticipantId,
+        format: ExportFormat,
+        out_dir: &std::path::Path,
+        progress: &mut dyn FnMut(&ExportProgress),
+    ) -> Result<ExportReport, Error> {
+        let scope = ExportScope::SessionParticipant {
+            session_id,
+            participant_id,
+        };
+        // `research_exports.scope` knows research and participant exports; this is the latter.
+        self.export_scope(&scope, "participant", format, out_dir, progress)
+    }
+
+    fn export_scope(
+        &self,
+        scope: &ExportScope,
+        name: &'static str,
+        format: ExportFormat,
+        out_dir: &std::path::Path,
+        progress: &mut dyn FnMut(&ExportProgress),
+    ) -> Result<ExportReport, Error> {
         self.flush()?;
         let reader = self.reader()?;
-        let report = export::run(
-            reader.connection(),
-            &ExportScope::Participant {
-                pseudonym: pseudonym.to_owned(),
-            },
-            format,
-            out_dir,
-            progress,
-        )?;
-        self.log_export(&report, "participant", format, None, None)?;
+        let report = export::run(reader.connection(), scope, format, out_dir, progress)?;
+        self.log_export(&report, name, format, None, None)?;
         Ok(report)
     }
 

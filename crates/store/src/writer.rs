@@ -106,6 +106,12 @@ pub(crate) enum Control {
         at_ms: i64,
         reply: Reply<ErasureReport>,
     },
+    EraseInSession {
+        session_id: SessionId,
+        participant_id: ParticipantId,
+        at_ms: i64,
+        reply: Reply<ErasureReport>,
+    },
     CloseInterrupted {
         session_id: SessionId,
         ended_at_ms: i64,
@@ -407,6 +413,20 @@ impl Writer {
             } => {
                 let result = self.transaction(|writer| writer.rows.erase(&pseudonym, at_ms));
                 // Erased participants' cached ids are gone; later beats for them are rejected.
+                self.rows.forget_participants();
+                let _ = reply.send(result);
+            }
+            Control::EraseInSession {
+                session_id,
+                participant_id,
+                at_ms,
+                reply,
+            } => {
+                let result = self.transaction(|writer| {
+                    writer
+                        .rows
+                        .erase_in_session(session_id, participant_id, at_ms)
+                });
                 self.rows.forget_participants();
                 let _ = reply.send(result);
             }

@@ -12,6 +12,7 @@ import type { ArrayOf_SessionInfo as SessionList } from "../generated/rest.sessi
 import type { ParticipantList } from "../generated/rest.participant_list";
 import type { Pacer } from "../generated/hub.pacer";
 import type { PacerRequest } from "../generated/rest.pacer";
+import type { AdminTokenBody } from "../generated/rest.admin_token";
 import type { StrapAssignRequest } from "../generated/rest.strap_assign";
 import type { Strap } from "../generated/rest.strap";
 import type { StrapList } from "../generated/rest.strap_list";
@@ -133,6 +134,18 @@ export class HubApi {
   /** Answered with 204 and no body. */
   unassignStrap(id: string): Promise<void> {
     return this.request("DELETE", `/api/straps/${encodeURIComponent(id)}/assign`);
+  }
+
+  /** Ends the claim of the participant in `slot` on the strap (204, no body). */
+  revokeStrapClaim(id: string, slot: number): Promise<void> {
+    return this.request("DELETE", `/api/straps/${encodeURIComponent(id)}/claims/${slot}`);
+  }
+
+  /** A new admin token; the current one is refused from now on. This console keeps the new one. */
+  async rotateAdminToken(): Promise<AdminTokenBody> {
+    const body = await this.request<AdminTokenBody>("POST", "/api/admin-token/rotate");
+    this.backend.rememberToken(body.adminToken);
+    return body;
   }
 
   putPacer(settings: PacerRequest): Promise<Pacer> {

@@ -28,9 +28,9 @@ export interface Backend {
   readonly canProject: boolean;
   /** The hub's address and the admin token. */
   connection(): Promise<HubConnection>;
-  /** Keep a token the facilitator typed, for this tab only. No-op on the desktop. */
+  /** Keep a token the facilitator typed (or a rotation returned), for this tab or window. */
   rememberToken(token: string): void;
-  /** Drop a token the hub refused. No-op on the desktop. */
+  /** Drop a token the hub refused (the desktop asks the app for the current one again). */
   forgetToken(): void;
   /** Monitors for the projector; empty where `canProject` is false. */
   listMonitors(): Promise<Monitor[]>;

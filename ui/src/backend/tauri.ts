@@ -26,9 +26,17 @@ export class TauriBackend implements Backend {
     return this.cached;
   }
 
-  rememberToken(): void {}
+  /** After a rotation from the console: the window keeps using the new token (the app hands
+   *  out the hub's current token again on the next `hub_connection` anyway). */
+  rememberToken(token: string): void {
+    const previous = this.cached ?? this.connection();
+    this.cached = previous.then((connection) => ({ ...connection, adminToken: token.trim() }));
+  }
 
-  forgetToken(): void {}
+  /** A refused token: ask the app again next time (it reads the hub's current token). */
+  forgetToken(): void {
+    this.cached = null;
+  }
 
   listMonitors(): Promise<Monitor[]> {
     return this.invoke<Monitor[]>("list_monitors");

@@ -18,6 +18,7 @@ import { Projector } from "./Projector";
 import { SyncPanel } from "./SyncPanel";
 import { ExportPanel } from "./ExportPanel";
 import { History } from "./History";
+import { AdminTokenPanel } from "./AdminTokenPanel";
 import { HealthBanner } from "./HealthBanner";
 
 export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () => void }) {
@@ -64,6 +65,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
           <ScheduleForm api={api} schedule={hub.schedule} onSaved={hubInfo.refresh} />
           <SyncPanel api={api} sync={hub.sync} onChanged={hubInfo.refresh} />
           <ExportPanel api={api} />
+          <AdminTokenPanel api={api} />
         </aside>
         <div class="col-wide panels">
           <History api={api} completedSessionId={live.room.completed?.sessionId ?? null} />

@@ -66,6 +66,18 @@ function StrapRow(props: { api: HubApi; strap: Strap; onChanged: () => void }) {
         {strap.rssi != null && <span class="faint"> · {strap.rssi} dBm</span>}
         {strap.smoothedRrWarning ? <span class="battery-low"> · {strap.smoothedRrWarning}</span> : null}
       </p>
+      {strap.claimedBy && strap.claimedBy.length > 0 && (
+        <ul class="strap-claims">
+          {strap.claimedBy.map((slot) => (
+            <li key={slot} class="row">
+              <span>Claimed by the participant in <strong>slot {slot + 1}</strong> (their phone shows this strap's feedback)</span>
+              <button type="button" class="quiet" disabled={action.pending} onClick={() => action.run(() => props.api.revokeStrapClaim(strap.id, slot)).then(props.onChanged)}>
+                Revoke
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       {strap.assigned ? (
         <div class="row">
           <span>Worn by <strong>{strap.assigned.label}</strong>{strap.assigned.slot != null && <span class="muted"> (slot {strap.assigned.slot + 1})</span>}</span>

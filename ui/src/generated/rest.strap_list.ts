@@ -48,7 +48,14 @@ export interface Strap {
    */
   batteryPct?: number | null;
   /**
-   * Short code shown in the console and typed by a participant in `claim_strap`.
+   * The slots (as shown in the room) of the participants who claimed the strap with
+   * `claim_strap` and receive its wearer's feedback; the facilitator can revoke each claim
+   * (`DELETE /api/straps/{id}/claims/{slot}`). Absent when nobody claimed it.
+   */
+  claimedBy?: number[];
+  /**
+   * Short code shown in the console and typed by a participant in `claim_strap`; derived
+   * with the hub's secret (a Bluetooth scan does not reveal it) and unique in the room.
    */
   code: string;
   /**

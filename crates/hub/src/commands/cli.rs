@@ -37,6 +37,9 @@ pub enum Command {
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
     Ble(super::ble::BleCommand),
+    /// The facilitator's admin token: where it is kept, or `--rotate` to replace it (a running
+    /// hub refuses the old one at once).
+    AdminToken(super::admin_token::AdminTokenArgs),
     /// The hub's database: check it for damage, or recover what a damaged one holds.
     #[command(subcommand)]
     Store(super::store::StoreCommand),
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Research(command) => super::research::run(command),
         Command::Ble(command) => super::ble::run(command),
+        Command::AdminToken(args) => super::admin_token::run(&args),
         Command::Store(command) => super::store::run(command),
         Command::Sync(args) => {
             init_logging();

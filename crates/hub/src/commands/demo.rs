@@ -104,6 +104,7 @@ fn demo_config(
         central_sync: None,
         sync_timeout: None,
         ble: false,
+        admin_remote: false,
         min_free_disk_bytes: crate::config::DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024,
     })
 }

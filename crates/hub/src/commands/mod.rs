@@ -2,6 +2,7 @@
 //! subcommand, owning its arguments and its output. The hub itself (`serve`) is the library's;
 //! these modules only call into it and print.
 
+pub mod admin_token;
 pub mod analyze;
 pub mod ble;
 pub mod cli;

@@ -109,7 +109,9 @@ fn parse_plain<'a>(
     for (line, text) in lines {
         let value = text
             .parse::<f64>()
-            .map_err(|_| RecordingError::NotANumber {
+            .ok()
+            .filter(|value| value.is_finite())
+            .ok_or_else(|| RecordingError::NotANumber {
                 line,
                 text: text.to_owned(),
             })?;
@@ -173,10 +175,14 @@ fn parse_csv<'a>(
                 found: cells.len(),
             });
         }
+        // `NaN` and `inf` parse as floats but are no time and no interval: refused here, or a
+        // NaN time would slip past the ordering check below.
         let number = |index: usize| {
             cells[index]
                 .parse::<f64>()
-                .map_err(|_| RecordingError::NotANumberInColumn {
+                .ok()
+                .filter(|value| value.is_finite())
+                .ok_or_else(|| RecordingError::NotANumberInColumn {
                     line,
                     column: columns[index].clone(),
                     text: cells[index].to_owned(),
@@ -234,6 +240,33 @@ mod tests {
         check(
             "# exported\n800\n\n 812.5 \n790 # a note\n",
             &[800.0, 812.5, 790.0],
+        );
+    }
+
+    #[test]
+    fn nan_and_infinity_are_not_numbers_in_either_shape() {
+        check_error(
+            "800\nNaN\n",
+            RecordingError::NotANumber {
+                line: 2,
+                text: "NaN".to_owned(),
+            },
+        );
+        check_error(
+            "time,rr\n1,800\nnan,810\n",
+            RecordingError::NotANumberInColumn {
+                line: 3,
+                column: "time".to_owned(),
+                text: "nan".to_owned(),
+            },
+        );
+        check_error(
+            "rr_ms\ninf\n",
+            RecordingError::NotANumberInColumn {
+                line: 2,
+                column: "rr_ms".to_owned(),
+                text: "inf".to_owned(),
+            },
         );
     }
 

@@ -4,10 +4,21 @@
 use crate::config::HubConfig;
 use crate::serve::{ENGINE_FAILURE_LINGER, start, stop_signal};
 
+/// What `--admin-remote` prints, on stderr so it shows whatever stdout is piped to.
+const ADMIN_REMOTE_WARNING: &str = "warning: --admin-remote: the facilitator console and API \
+    answer every computer on this network, and the admin token crosses it in clear text \
+    (plain HTTP). Use it only on a network you trust, and run `synchub admin-token --rotate` \
+    afterwards.";
+
 /// `synchub serve`.
-#[allow(clippy::print_stdout)] // The command's output: the ready line and how to connect.
+#[allow(clippy::print_stdout, clippy::print_stderr)] // The ready line, how to connect, warnings.
 pub async fn run(config: HubConfig) -> anyhow::Result<()> {
+    let admin_remote = config.admin_remote;
     let hub = start(config).await?;
+    if admin_remote {
+        eprintln!("{ADMIN_REMOTE_WARNING}");
+        tracing::warn!("the facilitator API answers other computers (--admin-remote)");
+    }
     println!("synchub ready on {}", hub.base_url);
     let room = hub.state.room();
     match &room.code {

@@ -7,11 +7,14 @@ use synchub_session as domain;
 /// A strap for the console; `assignment` is the wearer's label and slot.
 pub fn strap(
     status: &synchub_ble::StrapStatus,
+    code: &str,
     assignment: Option<(String, Option<u32>)>,
+    claimed_by: Vec<u32>,
 ) -> rest::Strap {
     rest::Strap {
         id: status.id.as_str().to_owned(),
-        code: status.code.clone(),
+        // The room's keyed code, never the reader's public one (a scan would reveal it).
+        code: code.to_owned(),
         name: status.name.clone(),
         model: status.model.clone(),
         manufacturer: status.manufacturer.clone(),
@@ -29,6 +32,7 @@ pub fn strap(
         heart_rate_bpm: status.heart_rate_bpm,
         smoothed_rr_warning: status.smoothed_rr_warning.clone(),
         assigned: assignment.map(|(label, slot)| rest::StrapAssignment { label, slot }),
+        claimed_by,
     }
 }
 

@@ -105,6 +105,7 @@ impl EngineTask {
                 .values()
                 .filter_map(|conn| Some((conn.participant?, conn.strap.as_ref()?.code.clone())))
                 .collect(),
+            strap_claims: self.claim_view(),
         };
         self.view.send_replace(Arc::new(view));
     }

@@ -9,7 +9,7 @@ use synchub_protocol::Role;
 use synchub_session::record::{GroupSnapshot, Phase};
 use synchub_session::{
     EngineError, Pacer, ParticipantId, ParticipantView, ResumeToken, ScheduleConfig, SessionId,
-    SessionInfo,
+    SessionInfo, TokenOwner,
 };
 use synchub_store::CommitReport;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -17,12 +17,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
+use crate::guessing::GuessCharge;
 use crate::peer::{ConnId, Peer};
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub role: Role,
+    /// Where this connection's wrong strap codes are charged (its address, never shown).
+    pub guesses: GuessCharge,
     /// `hex(HMAC-SHA256(org_secret, userId))`; the raw id stays at the edge.
     pub pseudonym: String,
     /// A resume token from the handshake, if it was well-formed.
@@ -89,13 +92,20 @@ pub enum Input {
     Admin(AdminCommand),
     /// Stop: close every connection, hand every record to the store, then answer.
     Shutdown(oneshot::Sender<()>),
-    /// A participant exercising their data rights with their resume token: who they are in
-    /// the store. With `leave`, the participant also leaves the session first (before an
+    /// A participant exercising their data rights with their resume token: which participant
+    /// of which session the token was issued to (their rights reach that row only). With `leave`, the participant also leaves the session first (before an
     /// erasure, so nothing more is recorded for them), and the token is spent.
     WhoseToken {
         token: ResumeToken,
         leave: bool,
-        reply: oneshot::Sender<Option<String>>,
+        reply: oneshot::Sender<Option<TokenOwner>>,
+    },
+    /// The facilitator ends the claim of the participant in `slot` on the strap showing
+    /// `code`; answers whether there was such a claim.
+    RevokeClaim {
+        code: String,
+        slot: u32,
+        reply: oneshot::Sender<bool>,
     },
     /// A hub-read strap was assigned to a wearer: `conn` is its connection from now on, and
     /// its beats arrive as [`ClientInput::Beats`] from that connection.
@@ -127,6 +137,8 @@ pub struct RoomView {
     pub schedule: Option<ScheduleConfig>,
     /// The strap code of each participant who wears a hub-read strap.
     pub strap_codes: Vec<(ParticipantId, String)>,
+    /// Who claimed which strap (`claim_strap`): the strap's code and the claimer.
+    pub strap_claims: Vec<(String, ParticipantId)>,
 }
 
 /// The handle connection handlers and REST routes hold.
@@ -146,6 +158,17 @@ impl EngineHandle {
     ) -> Option<T> {
         let (reply, answer) = oneshot::channel();
         self.inputs.send(Input::Admin(make(reply))).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Sends an input that answers on a oneshot and waits for the answer (`None`: the engine
+    /// task stopped).
+    pub async fn admin_input<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Input,
+    ) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.inputs.send(make(reply)).await.ok()?;
         answer.await.ok()
     }
 }

@@ -43,6 +43,7 @@ pub use backlog::BACKLOG_LIMIT;
 pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, RoomView};
 
 use crate::clock::Clock;
+use crate::guessing::GuessCharge;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer};
 use crate::room::RoomSettings;
@@ -64,6 +65,8 @@ struct Conn {
     clock_offset_ms: Option<f64>,
     /// Set when this connection is a hub-read strap rather than a socket.
     strap: Option<straps::StrapLink>,
+    /// Where this connection's wrong strap codes are charged; `None` for a strap's own.
+    guesses: Option<GuessCharge>,
 }
 
 /// The acknowledgement a client asked for with the input being handled.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use synchub_protocol::{ErrorCode, ErrorEvent, HubEvent, Role};
-use synchub_session::{EngineError, ParticipantId, ResumeToken};
+use synchub_session::{EngineError, ParticipantId, ResumeToken, TokenOwner};
 
 use super::{Conn, EngineTask, Identity, PendingReply, Reply};
 use crate::client_input::{ClientInput, JoinFields};
@@ -29,6 +29,7 @@ impl EngineTask {
                 issued_token: None,
                 clock_offset_ms: None,
                 strap: None,
+                guesses: Some(identity.guesses),
             },
         );
         if identity.role == Role::Display {
@@ -265,9 +266,9 @@ impl EngineTask {
         outcome.map_err(|error| engine_error(&error))
     }
 
-    /// Who holds `token` in the store (their pseudonym), for their data rights; with `leave`,
-    /// they leave the session first and the token is spent.
-    pub(super) fn whose_token(&mut self, token: &ResumeToken, leave: bool) -> Option<String> {
+    /// Who holds `token` (the participant of this session it was issued to), for their data
+    /// rights; with `leave`, they leave the session first and the token is spent.
+    pub(super) fn whose_token(&mut self, token: &ResumeToken, leave: bool) -> Option<TokenOwner> {
         let owner = self.engine.participant_by_token(token)?;
         if self.spent_tokens.contains(&owner.participant_id) {
             return None;
@@ -281,7 +282,7 @@ impl EngineTask {
             self.spent_tokens.insert(owner.participant_id);
             self.drain();
         }
-        Some(owner.pseudonym)
+        Some(owner)
     }
 }
 

@@ -163,6 +163,9 @@ impl EngineTask {
             } => {
                 let _ = reply.send(self.whose_token(&token, leave));
             }
+            Input::RevokeClaim { code, slot, reply } => {
+                let _ = reply.send(self.revoke_claim(&code, slot));
+            }
             Input::StrapAssigned {
                 conn,
                 code,

@@ -12,6 +12,7 @@ use synchub_session::ParticipantId;
 use super::{Conn, EngineTask};
 use crate::client_input::JoinFields;
 use crate::encoded::Encoded;
+use crate::guessing::{CodeCheck, constant_time_eq};
 use crate::peer::{ConnId, Peer, SendFailure};
 
 /// What makes a connection a strap's.
@@ -59,6 +60,7 @@ impl EngineTask {
                 issued_token: None,
                 clock_offset_ms: None,
                 strap: Some(StrapLink { code, join }),
+                guesses: None,
             },
         );
         if self.engine.current_session().is_some() {
@@ -88,26 +90,133 @@ impl EngineTask {
     }
 
     /// `claim_strap {strapCode}`: from now on `conn` also gets the strap wearer's feedback.
+    /// Only a participant who joined may claim (a code is never checked for anyone else), and
+    /// every wrong code counts toward the same lockout as wrong room codes, per address and for
+    /// the room.
     pub(super) fn claim_strap(&mut self, conn: ConnId, code: &str) -> Result<(), ErrorEvent> {
-        let strap_conn = self
-            .conns
+        let entry = self.conns.get(&conn).ok_or_else(|| ErrorEvent {
+            code: ErrorCode::NotJoined,
+            message: "claim_strap: this connection is closing".to_owned(),
+        })?;
+        if entry.participant.is_none() {
+            return Err(ErrorEvent {
+                code: ErrorCode::NotJoined,
+                message: "claim_strap: send join_session first; only a participant of the session may claim a strap".to_owned(),
+            });
+        }
+        let Some(guesses) = entry.guesses.clone() else {
+            return Err(ErrorEvent {
+                code: ErrorCode::NotAllowed,
+                message: "claim_strap: a strap cannot claim a strap".to_owned(),
+            });
+        };
+        let typed = synchub_ble::normalize_code(code);
+        let mut found = None;
+        let check = guesses.check(|| {
+            found = self.strap_conn_showing(&typed);
+            found.is_some()
+        });
+        let strap_conn = match (check, found) {
+            (CodeCheck::Accepted, Some(strap_conn)) => strap_conn,
+            (CodeCheck::Wrong | CodeCheck::Accepted, _) => {
+                return Err(ErrorEvent {
+                    code: ErrorCode::UnknownStrap,
+                    message: "claim_strap: no strap in this room shows that code; check the code next to the strap in the console".to_owned(),
+                });
+            }
+            (refused, _) => {
+                return Err(ErrorEvent {
+                    code: ErrorCode::RateLimited,
+                    message: format!(
+                        "claim_strap: {}",
+                        refused.refusal("strap code").unwrap_or_default()
+                    ),
+                });
+            }
+        };
+        let claimers = self.claims.entry(strap_conn).or_default();
+        if !claimers.contains(&conn) {
+            claimers.push(conn);
+        }
+        self.view_dirty = true;
+        Ok(())
+    }
+
+    /// The connection of the assigned strap whose code is `typed` (normalised), compared in
+    /// constant time.
+    fn strap_conn_showing(&self, typed: &str) -> Option<ConnId> {
+        self.conns
             .iter()
             .find(|(_, entry)| {
                 entry
                     .strap
                     .as_ref()
-                    .is_some_and(|link| link.code.eq_ignore_ascii_case(code.trim()))
+                    .is_some_and(|link| constant_time_eq(link.code.as_bytes(), typed.as_bytes()))
             })
             .map(|(&id, _)| id)
-            .ok_or_else(|| ErrorEvent {
-                code: ErrorCode::UnknownStrap,
-                message: "claim_strap: no strap in this room shows that code; check the code next to the strap in the console".to_owned(),
-            })?;
-        let claimers = self.claims.entry(strap_conn).or_default();
-        if !claimers.contains(&conn) {
-            claimers.push(conn);
+    }
+
+    /// The facilitator revokes the claim of the participant in `slot` on the strap showing
+    /// `code`: that connection stops receiving the wearer's feedback and is told why. False
+    /// when there was no such claim.
+    pub(super) fn revoke_claim(&mut self, code: &str, slot: u32) -> bool {
+        let Some(strap_conn) = self.strap_conn_showing(code) else {
+            return false;
+        };
+        let Some(participant) = self
+            .engine
+            .participants()
+            .find(|seen| seen.slot == slot)
+            .map(|seen| seen.participant_id)
+        else {
+            return false;
+        };
+        let Some(claimers) = self.claims.get_mut(&strap_conn) else {
+            return false;
+        };
+        let revoked: Vec<ConnId> = claimers
+            .iter()
+            .copied()
+            .filter(|claimer| {
+                self.conns
+                    .get(claimer)
+                    .is_some_and(|entry| entry.participant == Some(participant))
+            })
+            .collect();
+        claimers.retain(|claimer| !revoked.contains(claimer));
+        for claimer in &revoked {
+            self.send_error(
+                *claimer,
+                ErrorEvent {
+                    code: ErrorCode::NotAllowed,
+                    message: format!(
+                        "the facilitator ended your claim of strap {code}; its feedback no longer comes to this device"
+                    ),
+                },
+            );
         }
-        Ok(())
+        self.view_dirty = true;
+        !revoked.is_empty()
+    }
+
+    /// Each claim as (strap code, claimer's participant), for the console.
+    pub(super) fn claim_view(&self) -> Vec<(String, ParticipantId)> {
+        let mut claims: Vec<(String, ParticipantId)> = self
+            .claims
+            .iter()
+            .filter_map(|(strap_conn, claimers)| {
+                let code = self.conns.get(strap_conn)?.strap.as_ref()?.code.clone();
+                Some(
+                    claimers
+                        .iter()
+                        .filter_map(|claimer| self.conns.get(claimer)?.participant)
+                        .map(move |participant| (code.clone(), participant)),
+                )
+            })
+            .flatten()
+            .collect();
+        claims.sort();
+        claims
     }
 
     /// Sends a strap wearer's message to the connections that claimed the strap.
@@ -122,6 +231,7 @@ impl EngineTask {
 
     /// A closed connection claims nothing any more; a closed strap has no claimers.
     pub(super) fn forget_claims_of(&mut self, conn: ConnId) {
+        self.view_dirty = true;
         self.claims.remove(&conn);
         for claimers in self.claims.values_mut() {
             claimers.retain(|&claimer| claimer != conn);

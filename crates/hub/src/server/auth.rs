@@ -1,5 +1,6 @@
 //! The facilitator's routes require `Authorization: Bearer <admin token>`, compared in constant
-//! time so response timing says nothing about how much of a guess was right.
+//! time so response timing says nothing about how much of a guess was right, and come from the
+//! hub's own computer unless `--admin-remote` (see `admin`).
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -16,6 +17,7 @@ pub async fn require_admin(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
+    let expected = state.admin.tokens.current();
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -23,9 +25,7 @@ pub async fn require_admin(
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        Some(token)
-            if constant_time_eq(token.as_bytes(), state.admin_token.as_str().as_bytes()) =>
-        {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_str().as_bytes()) => {
             Ok(next.run(request).await)
         }
         Some(_) => Err(AppError::api(

@@ -11,10 +11,11 @@ use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, Role};
 use synchub_session::ResumeToken;
 
 use super::AppState;
-use super::guards::{RateLimit, RoomCodeCheck};
+use super::guards::RateLimit;
 use crate::client_input::ClientInput;
 use crate::convert;
 use crate::engine_task::Identity;
+use crate::guessing::{CodeCheck, GuessCharge};
 use crate::metrics::Metrics;
 
 /// Capacity of a connection's outgoing queue (a `/ws` outbox, socketioxide's buffer). A phone
@@ -31,27 +32,22 @@ pub fn admit(
     fallback_user_id: &str,
 ) -> Result<Identity, ErrorEvent> {
     let room = state.room();
-    match state
-        .room_codes
-        .check(room.code.as_deref(), handshake.room_code.as_deref(), ip)
-    {
-        RoomCodeCheck::Accepted => {}
-        RoomCodeCheck::Wrong => {
-            return Err(ErrorEvent {
-                code: ErrorCode::BadRoomCode,
-                message: "the room code is missing or wrong".to_owned(),
-            });
-        }
-        RoomCodeCheck::Blocked => {
-            return Err(ErrorEvent {
-                code: ErrorCode::RateLimited,
-                message: "too many wrong room codes from this address; wait a minute".to_owned(),
-            });
-        }
+    let check =
+        state
+            .guesses
+            .check_room_code(room.code.as_deref(), handshake.room_code.as_deref(), ip);
+    if let Some(message) = check.refusal("room code") {
+        let code = if check == CodeCheck::Wrong {
+            ErrorCode::BadRoomCode
+        } else {
+            ErrorCode::RateLimited
+        };
+        return Err(ErrorEvent { code, message });
     }
     let user_id = handshake.user_id.as_deref().unwrap_or(fallback_user_id);
     Ok(Identity {
         role: handshake.role,
+        guesses: GuessCharge::new(state.guesses.clone(), ip),
         pseudonym: state.org_secret.pseudonym(user_id),
         // A token that is not 32 hex digits cannot be ours: the client joins as new.
         resume_token: handshake

@@ -1,15 +1,19 @@
-//! A participant's own data rights (data.md): `GET /api/me/export` returns everything the hub
-//! stored about them, `DELETE /api/me` erases it and records a tombstone for central sync.
-//! Authenticated by the participant's own resume token (`Authorization: Bearer <resumeToken>`),
-//! valid while their session runs; after that, the facilitator exports or erases by pseudonym
-//! with `synchub research`.
+//! A participant's own data rights (data.md): `GET /api/me/export` returns what the hub stored
+//! about them in their session, `DELETE /api/me` erases it and records a tombstone scoped to
+//! that session for central sync. Authenticated by the participant's own resume token
+//! (`Authorization: Bearer <resumeToken>`), valid while their session runs.
+//!
+//! The token proves only that its holder joined *this* session as *this* participant: user ids
+//! are not secret (the original clients send stable, guessable ones), so the pseudonym is no
+//! proof of who someone is, and the routes never reach other sessions that share it. Rights over
+//! older sessions go through the facilitator (`synchub research`, by pseudonym).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use synchub_protocol::ErrorCode;
 use synchub_protocol::rest::{ErasedRows, ErasureBody, ParticipantExportBody};
-use synchub_session::ResumeToken;
+use synchub_session::{ResumeToken, TokenOwner};
 use synchub_store::ExportFormat;
 use tokio::sync::oneshot;
 
@@ -32,12 +36,13 @@ fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {
         })
 }
 
-/// The pseudonym of the participant holding `token` (leaving the session first when `leave`).
-async fn pseudonym_of(
+/// The participant (of this session) that `token` was issued to, leaving the session first when
+/// `leave`.
+async fn owner_of(
     state: &AppState,
     token: ResumeToken,
     leave: bool,
-) -> Result<String, AppError> {
+) -> Result<TokenOwner, AppError> {
     let (reply, answer) = oneshot::channel();
     state
         .engine
@@ -65,12 +70,17 @@ pub async fn export(
     headers: HeaderMap,
 ) -> Result<Json<ParticipantExportBody>, AppError> {
     let token = presented_token(&headers)?;
-    let pseudonym = pseudonym_of(&state, token, false).await?;
+    let owner = owner_of(&state, token, false).await?;
     let store = state.store.clone();
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<ParticipantExportBody> {
         in_private_temp_dir(|out| {
-            let report =
-                store.export_participant(&pseudonym, ExportFormat::Json, out, &mut |_| {})?;
+            let report = store.export_session_participant(
+                owner.session_id,
+                owner.participant_id,
+                ExportFormat::Json,
+                out,
+                &mut |_| {},
+            )?;
             Ok(ParticipantExportBody {
                 success: true,
                 tables: read_json_tables(&report)?,
@@ -87,11 +97,13 @@ pub async fn erase(
     headers: HeaderMap,
 ) -> Result<Json<ErasureBody>, AppError> {
     let token = presented_token(&headers)?;
-    let pseudonym = pseudonym_of(&state, token, true).await?;
+    let owner = owner_of(&state, token, true).await?;
     let store = state.store.clone();
-    let report = tokio::task::spawn_blocking(move || store.erase_participant(&pseudonym))
-        .await
-        .map_err(|error| AppError::Internal(anyhow::anyhow!("erasure task: {error}")))??;
+    let report = tokio::task::spawn_blocking(move || {
+        store.erase_session_participant(owner.session_id, owner.participant_id)
+    })
+    .await
+    .map_err(|error| AppError::Internal(anyhow::anyhow!("erasure task: {error}")))??;
     Ok(Json(ErasureBody {
         erased: ErasedRows {
             beat_rows: report.beat_rows,

@@ -4,6 +4,7 @@
 //! [`app`] builds the router from an [`AppState`] and nothing else, so tests drive it with
 //! `tower::ServiceExt::oneshot` and `serve` binds it to a socket.
 
+pub mod admin;
 pub mod auth;
 pub mod edge;
 pub mod error;
@@ -26,17 +27,17 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{get, post, put};
-use synchub_store::{AdminToken, OrgSecret, Store};
+use synchub_store::{OrgSecret, Store};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine_task::EngineHandle;
+use crate::guessing::{GuessGuard, GuessLimits};
 use crate::metrics::Metrics;
 use crate::peer::ConnId;
 use crate::room::RoomSettings;
-use guards::RoomCodeGuard;
 
 /// Everything request handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -47,7 +48,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub engine: EngineHandle,
     pub metrics: Arc<Metrics>,
-    pub admin_token: AdminToken,
+    /// Who may use the facilitator surface, and the admin token in force.
+    pub admin: admin::AdminAccess,
     pub org_secret: OrgSecret,
     pub room: watch::Sender<RoomSettings>,
     pub store: Arc<Store>,
@@ -55,7 +57,8 @@ pub struct Shared {
     pub public_base_url: String,
     /// Origins allowed by CORS: the hub's own addresses and the desktop app.
     pub allowed_origins: Vec<HeaderValue>,
-    pub room_codes: RoomCodeGuard,
+    /// Wrong room and strap codes, per address and for the whole room.
+    pub guesses: Arc<GuessGuard>,
     /// The background sync to the central database.
     pub central: Arc<crate::central::CentralControl>,
     /// Hub-read Bluetooth straps (a room that says why when Bluetooth is off).
@@ -70,7 +73,7 @@ impl AppState {
     pub fn new(
         engine: EngineHandle,
         metrics: Arc<Metrics>,
-        admin_token: AdminToken,
+        admin: admin::AdminAccess,
         org_secret: OrgSecret,
         room: watch::Sender<RoomSettings>,
         store: Arc<Store>,
@@ -83,13 +86,13 @@ impl AppState {
         AppState(Arc::new(Shared {
             engine,
             metrics,
-            admin_token,
+            admin,
             org_secret,
             room,
             store,
             public_base_url,
             allowed_origins,
-            room_codes: RoomCodeGuard::default(),
+            guesses: Arc::new(GuessGuard::new(GuessLimits::default())),
             central,
             straps,
             min_free_disk_bytes,
@@ -123,7 +126,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// The client's address, when the server was started with connect info (never logged or
-/// stored; used only to rate-limit wrong room codes).
+/// stored; used only to bound wrong room and strap codes per address).
 pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -144,18 +147,36 @@ pub fn app(state: AppState) -> Router {
             "/api/straps/{id}/assign",
             post(straps::assign).delete(straps::release),
         )
+        .route(
+            "/api/straps/{id}/claims/{slot}",
+            axum::routing::delete(straps::revoke_claim),
+        )
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))
         .route("/api/participants", get(rest::participants))
         .route("/api/research/export", get(rest::research_export))
-        .route("/api/research/stats", get(rest::research_stats));
+        .route("/api/research/stats", get(rest::research_stats))
+        .route("/api/admin-token/rotate", post(admin::rotate));
     #[cfg(feature = "fault-injection")]
     let facilitator = facilitator.route("/api/faults/engine-panic", post(inject_engine_panic));
-    let facilitator = facilitator.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_admin,
-    ));
+    let facilitator = facilitator
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ))
+        // Outermost: a remote request is refused before its token is even looked at.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::local_unless_remote,
+        ));
+    let console = Router::new()
+        .route("/", get(static_files::index))
+        .route("/index.html", get(static_files::index))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::local_unless_remote,
+        ));
     let public = Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(rest::metrics))
@@ -165,7 +186,6 @@ pub fn app(state: AppState) -> Router {
         .route("/api/me/export", get(me::export))
         .route("/api/me", axum::routing::delete(me::erase))
         .route("/ws", get(ws::upgrade))
-        .route("/", get(static_files::index))
         .route("/join", get(static_files::join))
         .route("/assets/{*file}", get(static_files::assets))
         .route("/{file}", get(static_files::root_file));
@@ -175,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     public
         .merge(facilitator)
+        .merge(console)
         .fallback(rest::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             synchub_protocol::limits::MAX_FRAME_BYTES,

@@ -32,8 +32,8 @@ pub use sessions::{
     PhaseSecs, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SessionList,
 };
 pub use settings::{
-    HubInfo, PacerRequest, StoreFaultInfo, StoreFaultKind, StoreStatus, SyncSettingsRequest,
-    SyncState, SyncStatus, SyncTableProgress,
+    AdminTokenBody, HubInfo, PacerRequest, StoreFaultInfo, StoreFaultKind, StoreStatus,
+    SyncSettingsRequest, SyncState, SyncStatus, SyncTableProgress,
 };
 
 use schemars::JsonSchema;

@@ -77,7 +77,8 @@ pub struct StrapAssignment {
 pub struct Strap {
     /// Stable id (the Bluetooth address on Linux), used in `/api/straps/{id}/assign`.
     pub id: String,
-    /// Short code shown in the console and typed by a participant in `claim_strap`.
+    /// Short code shown in the console and typed by a participant in `claim_strap`; derived
+    /// with the hub's secret (a Bluetooth scan does not reveal it) and unique in the room.
     pub code: String,
     /// Advertised name, e.g. "Polar H10 A1B2C3D4".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +109,11 @@ pub struct Strap {
     /// Whom the strap is assigned to; absent when free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned: Option<StrapAssignment>,
+    /// The slots (as shown in the room) of the participants who claimed the strap with
+    /// `claim_strap` and receive its wearer's feedback; the facilitator can revoke each claim
+    /// (`DELETE /api/straps/{id}/claims/{slot}`). Absent when nobody claimed it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claimed_by: Vec<u32>,
 }
 
 /// `GET /api/straps` (facilitator).

@@ -207,6 +207,15 @@ pub struct HubInfo {
     pub sync: SyncStatus,
 }
 
+/// `POST /api/admin-token/rotate` (facilitator): the new admin token. The token the request
+/// presented is refused from now on, by this hub and by any client still holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminTokenBody {
+    /// 64 hex characters.
+    pub admin_token: String,
+}
+
 /// `PUT /api/pacer` (facilitator): the room's breathing pace. Answered with the new `pacer`
 /// body, which every client also receives as a `pacer` event.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -200,6 +200,14 @@ pub const TABLES: &[Table] = &[
             Column::key(),
             Column::new("pseudonym", Text).not_exported(),
             Column::new("erased_at_ms", Integer).not_exported(),
+            // A participant's own erasure reaches one session row (both set); the facilitator's
+            // every row of the pseudonym (both NULL).
+            Column::new("session_ref", Integer)
+                .nullable()
+                .not_exported(),
+            Column::new("participant_id", Uuid)
+                .nullable()
+                .not_exported(),
             // What the erasure removed on this hub, for its own audit.
             Column::new("participant_rows", Integer).hub_only(),
             Column::new("beat_rows", Integer).hub_only(),
