@@ -70,6 +70,10 @@ impl Room {
         let (sent, received) = mpsc::unbounded_channel();
         let identity = Identity {
             role: Role::Participant,
+            guesses: crate::guessing::GuessCharge::new(
+                std::sync::Arc::new(crate::guessing::GuessGuard::default()),
+                std::net::IpAddr::from([127, 0, 0, 1]),
+            ),
             pseudonym: format!("{conn:064x}"),
             resume_token: Some(ResumeToken::from_hex(token).expect("a token the hub issued")),
         };
