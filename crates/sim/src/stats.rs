@@ -242,11 +242,12 @@ impl StatsSnapshot {
     /// One line for a progress display.
     pub fn progress_line(&self, elapsed: Duration) -> String {
         format!(
-            "sim: {:>4}s connected {}/{} joined {} sent {} acked {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
+            "sim: {:>4}s connected {}/{} joined {} reconnects {} sent {} acked {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
             elapsed.as_secs(),
             self.connected_now,
             self.requested,
             self.joined,
+            self.reconnects,
             self.batches_sent,
             self.batches_acked,
             self.group_updates,
