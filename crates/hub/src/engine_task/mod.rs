@@ -12,15 +12,17 @@
 //!
 //! The pieces, one concern each: `run` (the loop, its wake-ups, facilitator commands, the clean
 //! stop), `routing` (connections ↔ participants, and what each client input does), `fanout`
-//! (draining the engine: sends, broadcasts, replies, the published view), `backlog` (the
-//! store's queue and the records held while it is full), `straps` (hub-read straps and their
-//! claimers).
+//! (draining the engine: sends, broadcasts, replies, the published view), `cadence` (when each
+//! connection hears the group's figures: every tick, or the original clients' cadence),
+//! `backlog` (the store's queue and the records held while it is full), `straps` (hub-read
+//! straps and their claimers).
 //!
 //! Store backpressure is explicit: when the writer's queue is full, records wait here in order
 //! (logged and counted, never dropped), and new beats are refused with `rate_limited` until the
 //! store catches up — the phone keeps them and resends unacked batches.
 
 mod backlog;
+mod cadence;
 mod fanout;
 mod handle;
 mod routing;
@@ -37,6 +39,7 @@ use synchub_session::{Engine, ParticipantId, ResumeToken};
 use synchub_store::WriterHandle;
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use cadence::Cadence;
 pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, RoomView};
 
 use crate::clock::Clock;
@@ -61,6 +64,8 @@ struct Conn {
     clock_offset_ms: Option<f64>,
     /// Set when this connection is a hub-read strap rather than a socket.
     strap: Option<straps::StrapLink>,
+    /// When it hears the group's figures.
+    group_updates: cadence::GroupUpdates,
 }
 
 /// The acknowledgement a client asked for with the input being handled.
@@ -88,6 +93,9 @@ pub struct EngineTask {
     /// Connections that claimed a strap (`claim_strap`), by the strap's connection: they get
     /// its wearer's `personal_feedback`.
     claims: HashMap<ConnId, Vec<ConnId>>,
+    /// Original clients whose `update_coherence` was accepted in the burst being handled: they
+    /// get the group's figures at the burst's end.
+    score_answers: Vec<ConnId>,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -124,6 +132,7 @@ impl EngineTask {
             pending_reply: None,
             spent_tokens: HashSet::new(),
             claims: HashMap::new(),
+            score_answers: Vec::new(),
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use synchub_protocol::{ErrorCode, ErrorEvent, Role};
 use synchub_session::ParticipantId;
 
+use super::cadence::{Cadence, GroupUpdates};
 use super::{Conn, EngineTask};
 use crate::client_input::JoinFields;
 use crate::encoded::Encoded;
@@ -59,6 +60,8 @@ impl EngineTask {
                 issued_token: None,
                 clock_offset_ms: None,
                 strap: Some(StrapLink { code, join }),
+                // Nobody reads a strap's connection; its claimers are served as it is.
+                group_updates: GroupUpdates::new(Cadence::EveryTick),
             },
         );
         if self.engine.current_session().is_some() {

@@ -14,7 +14,7 @@ use super::AppState;
 use super::guards::{RateLimit, RoomCodeCheck};
 use crate::client_input::ClientInput;
 use crate::convert;
-use crate::engine_task::Identity;
+use crate::engine_task::{Cadence, Identity};
 use crate::metrics::Metrics;
 
 /// Capacity of a connection's outgoing queue (a `/ws` outbox, socketioxide's buffer). A phone
@@ -51,6 +51,11 @@ pub fn admit(
     }
     let user_id = handshake.user_id.as_deref().unwrap_or(fallback_user_id);
     Ok(Identity {
+        cadence: if handshake.speaks_original_protocol() {
+            Cadence::Original
+        } else {
+            Cadence::EveryTick
+        },
         role: handshake.role,
         pseudonym: state.org_secret.pseudonym(user_id),
         // A token that is not 32 hex digits cannot be ours: the client joins as new.
