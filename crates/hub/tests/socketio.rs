@@ -1,5 +1,6 @@
 //! The real `socket.io-client` v4 from npm, used exactly as the original web client uses it
-//! (`tests/node/web-client.mjs`), against a running hub. `scripts/test` installs it with
+//! (`tests/node/web-client.mjs`, and its score loop in `tests/node/rerender-client.mjs`),
+//! against a running hub. `scripts/test` installs it with
 //! `npm ci --prefix crates/hub/tests/node`.
 
 use std::path::PathBuf;
@@ -7,15 +8,19 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::TestHub;
+use crate::util::{HubProcess, TestHub};
 
 fn node_driver() -> PathBuf {
+    node_script("web-client.mjs")
+}
+
+fn node_script(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node");
     assert!(
         dir.join("node_modules/socket.io-client").is_dir(),
         "socket.io-client is not installed: run `npm ci --prefix crates/hub/tests/node`"
     );
-    dir.join("web-client.mjs")
+    dir.join(name)
 }
 
 /// Runs the web client to completion; the events it received, in order.
@@ -184,4 +189,51 @@ async fn bad_payloads_over_socketio_get_the_same_codes_and_the_socket_stays_serv
         crate::util::count_rows(&hub.database, "SELECT count(*) FROM hrv_metrics"),
         0
     );
+}
+
+/// How long the original client's score loop runs against the hub.
+const SCORE_LOOP_SECS: u64 = 30;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_original_client_that_rearms_its_score_timer_on_every_event_gets_its_scores_through() {
+    // The original web client re-arms its 1 s "send my score" timer on every event it
+    // receives. Against figures every second it would never send; with the original cadence
+    // (figures right after its own score, otherwise every 5 s) it sends about once a second.
+    let hub = HubProcess::start(&[], &[]);
+    let (status, started) = hub.call("POST", "/api/sessions", None);
+    assert_eq!(status, 201, "{started}");
+    let mut command = Command::new("node");
+    command
+        .arg(node_script("rerender-client.mjs"))
+        .arg(format!("http://127.0.0.1:{}", hub.port))
+        .arg("original-web-1")
+        .arg(SCORE_LOOP_SECS.to_string());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().expect("a summary line"))
+        .expect("the summary is JSON");
+    let count = |key: &str| summary[key].as_u64().expect("a count");
+    assert!(
+        count("sent") >= 24,
+        "at least 24 scores in {SCORE_LOOP_SECS} s: {summary}"
+    );
+    assert!(
+        count("seen") >= 24 && count("seen") <= count("sent"),
+        "its scores come back in group_metrics_update: {summary}"
+    );
+    // Each score is answered once; between them the client hears no other figures.
+    assert!(
+        count("groupUpdates") <= count("sent") + SCORE_LOOP_SECS / 5 + 1,
+        "no figures at 1 Hz on top of the answers: {summary}"
+    );
+    let stopped = hub.stop();
+    assert!(stopped.exit.success(), "{}", stopped.log);
 }

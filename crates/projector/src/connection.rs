@@ -6,10 +6,10 @@
 //! UI through a channel of [`Update`]s. The UI never blocks on it: it drains the channel once
 //! per frame.
 //!
-//! A display connects to `/ws?role=display` (plus the room code when the hub wants one),
-//! receives the room's broadcasts and sends nothing but `time_sync`, whose replies give the
-//! offset between this machine's clock and the hub's (needed to breathe in step with phones).
-//! It reconnects forever, backing off from 0.5 s to 10 s.
+//! A display connects to `/ws?role=display&protocol=2` (plus the room code when the hub wants
+//! one), receives the room's broadcasts and sends nothing but `time_sync`, whose replies give
+//! the offset between this machine's clock and the hub's (needed to breathe in step with
+//! phones). It reconnects forever, backing off from 0.5 s to 10 s.
 //!
 //! The wire side of all this — the handshake's query string, the mDNS service type and TXT
 //! keys, the clock-offset estimate — is `synchub_protocol`'s; this module only does the waiting.
@@ -22,7 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use synchub_protocol::clock::ClockOffsetEstimate;
 use synchub_protocol::discovery::{AdvertisedHub, SERVICE_TYPE};
-use synchub_protocol::{ClientEvent, Handshake, HubEvent, Role, TimeSyncRequest};
+use synchub_protocol::{ClientEvent, Handshake, HubEvent, PROTOCOL_VERSION, Role, TimeSyncRequest};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Where the room's events come from.
@@ -122,6 +122,7 @@ pub fn display_ws_url(base: &str, room_code: Option<&str>) -> String {
     let handshake = Handshake {
         room_code: room_code.map(str::to_owned),
         role: Role::Display,
+        protocol: Some(PROTOCOL_VERSION),
         ..Handshake::default()
     };
     format!("{base}/ws?{}", handshake.to_query())
@@ -353,15 +354,15 @@ mod tests {
     fn display_urls_carry_the_role_and_the_room_code() {
         assert_eq!(
             display_ws_url("http://192.168.1.5:7878", Some("K7 Q2")),
-            "ws://192.168.1.5:7878/ws?role=display&roomCode=K7%20Q2"
+            "ws://192.168.1.5:7878/ws?role=display&protocol=2&roomCode=K7%20Q2"
         );
         assert_eq!(
             display_ws_url("http://hub.local:7878/", None),
-            "ws://hub.local:7878/ws?role=display"
+            "ws://hub.local:7878/ws?role=display&protocol=2"
         );
         assert_eq!(
             display_ws_url("127.0.0.1:7878", None),
-            "ws://127.0.0.1:7878/ws?role=display"
+            "ws://127.0.0.1:7878/ws?role=display&protocol=2"
         );
     }
 }

@@ -15,7 +15,9 @@
 //! - [`HubEvent`]: hub → client, encoded once per broadcast as a WebSocket frame
 //!   ([`HubEvent::to_frame`]) or as a Socket.IO `(name, data)` pair ([`HubEvent::to_socketio`]).
 //! - [`Handshake`]: who a connection is, from Socket.IO `auth`, the `hello` event or the query
-//!   string ([`Handshake::from_query`] reads it, [`Handshake::to_query`] writes it).
+//!   string ([`Handshake::from_query`] reads it, [`Handshake::to_query`] writes it), and which
+//!   protocol it speaks: the hub's own clients announce [`PROTOCOL_VERSION`]; a client that
+//!   announces nothing is an original one ([`Handshake::speaks_original_protocol`]).
 //! - [`rest`]: HTTP bodies, every request and every reply; [`schema::schema_files`]: the JSON
 //!   Schemas.
 //! - [`MEDIUM_COHERENCE_MIN_SCORE`] and [`HIGH_COHERENCE_MIN_SCORE`]: the coherence bands'
@@ -87,7 +89,9 @@ pub use common::{
     SessionPhase, SignalQuality,
 };
 pub use error::{DecodeError, DecodeErrorKind};
-pub use handshake::{HELLO_EVENT, Handshake, Role};
+pub use handshake::{
+    HELLO_EVENT, Handshake, ORIGINAL_PROTOCOL_VERSION, PROTOCOL_VERSION, ProtocolVersion, Role,
+};
 pub use hub::{
     AudioTrack, CoherenceDistribution, ErrorEvent, GroupMetrics, GroupMetricsUpdate, HubEvent,
     HubPayload, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged, RoomSnapshot, RrAck,

@@ -7,7 +7,8 @@
 //! HTTP bodies (every request the hub reads and every reply it writes), `handshake.json` for the
 //! handshake. `leave_session` has no payload and so no file. `coherence_bands.json` is no
 //! payload: it carries the coherence bands' thresholds as `const` values, so clients that
-//! generate code from these schemas (the web UI) take the numbers from here too.
+//! generate code from these schemas (the web UI) take the numbers from here too;
+//! `protocol_version.json` likewise carries the version the hub's clients announce.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
@@ -17,7 +18,7 @@ use crate::client::{
     ClaimStrap, JoinSession, RrIntervals, SetIntention, TimeSyncRequest, UpdateCoherence,
 };
 use crate::common::CoherenceBands;
-use crate::handshake::Handshake;
+use crate::handshake::{Handshake, ProtocolVersion};
 use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
@@ -125,6 +126,13 @@ pub fn schema_files() -> Vec<SchemaFile> {
             "coherence_bands.json".to_owned(),
             "The coherence bands: low below `mediumMinScore`, medium from it to below \
              `highMinScore`, high from that on. Not a payload: the thresholds, as constants."
+                .to_owned(),
+        ),
+        schema_file::<ProtocolVersion>(
+            Direction::Emitted,
+            "protocol_version.json".to_owned(),
+            "The protocol version the hub's own clients announce in the handshake's `protocol` \
+             field (absent or 1: the original protocol). Not a payload: the number, as a constant."
                 .to_owned(),
         ),
         client_event::<JoinSession>("join_session"),

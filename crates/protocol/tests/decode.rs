@@ -171,7 +171,7 @@ fn coherence_bounds_are_inclusive() {
 fn hello_carries_the_handshake() {
     let event = decode_ok(&frame(
         "hello",
-        json!({"userId": "u-1", "roomCode": "K7Q2", "resumeToken": "", "role": "display"}),
+        json!({"userId": "u-1", "roomCode": "K7Q2", "resumeToken": "", "role": "display", "protocol": 2}),
     ));
     assert_eq!(
         event,
@@ -180,6 +180,7 @@ fn hello_carries_the_handshake() {
             room_code: Some("K7Q2".into()),
             resume_token: None,
             role: Role::Display,
+            protocol: Some(2),
         })
     );
 }

@@ -9,7 +9,8 @@
 pub const TICK_MS: i64 = 1_000;
 /// A score older than this does not count in the group (coherence.md §5).
 pub const FRESH_MS: i64 = 15_000;
-/// Each connected participant with a fresh score gets `personal_feedback` this often.
+/// Each connected participant with a fresh score gets `personal_feedback` this often; an
+/// `update_coherence` is answered at once and restarts the interval.
 pub const FEEDBACK_INTERVAL_MS: i64 = 5_000;
 /// Synchrony is computed on every fifth tick (coherence.md §6: every 5 s).
 pub const SYNCHRONY_EVERY_TICKS: i64 = 5;

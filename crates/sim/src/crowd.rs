@@ -11,10 +11,14 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::beats::Reporting;
-use crate::client::{ParticipantConfig, ParticipantOutcome, RunState, run_participant};
+use crate::client::{ClientKind, ParticipantConfig, ParticipantOutcome, RunState, run_participant};
 use crate::connection::{Transport, WsHandshake};
 use crate::rr::Profile;
 use crate::stats::{CrowdStats, StatsSnapshot};
+
+/// How much earlier beats an original web client arrives with: a full 64 s score window, so it
+/// has a score to send at once (a real one has been measuring before it opens the page).
+const ORIGINAL_BACKFILL: Duration = Duration::from_secs(70);
 
 /// Which transports the crowd uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,10 @@ pub struct CrowdConfig {
     /// Every `n`-th participant (the last of each group of `n`) only sends scores, like the
     /// original clients; `None`: everyone sends RR batches.
     pub score_only_every: Option<usize>,
+    /// Every `n`-th participant (the last of each group of `n`) behaves like the original
+    /// platform's web client ([`ClientKind::OriginalWeb`]); `Some(1)`: everyone. `None`:
+    /// nobody.
+    pub original_every: Option<usize>,
     /// Connections started per second.
     pub ramp_per_sec: f64,
     /// Seed of everything random; participant `i` uses `seed + i`.
@@ -76,6 +84,7 @@ impl CrowdConfig {
             transport: TransportMix::Only(Transport::Ws),
             profile: ProfileMix::Mixed,
             score_only_every: None,
+            original_every: None,
             ramp_per_sec: 200.0,
             seed: 1,
             user_id_prefix: "sim".to_owned(),
@@ -143,6 +152,15 @@ impl CrowdConfig {
         config.research_consent = index % 5 != 4;
         config.batch_interval = self.batch_interval;
         config.backfill = self.backfill;
+        if let Some(every) = self.original_every
+            && every > 0
+            && index % every == every - 1
+        {
+            config.kind = ClientKind::OriginalWeb;
+            // Its own score from the first send: it arrives with a score window of beats.
+            config.reporting = Reporting::ScoresOnly;
+            config.backfill = config.backfill.max(ORIGINAL_BACKFILL);
+        }
         config
     }
 }
@@ -317,5 +335,27 @@ mod tests {
         let mut ids: Vec<&str> = participants.iter().map(|p| p.user_id.as_str()).collect();
         ids.dedup();
         assert_eq!(ids.len(), 12);
+        assert!(participants.iter().all(|p| p.kind == ClientKind::Hub));
+    }
+
+    #[test]
+    fn original_every_makes_original_web_clients_that_score_at_once() {
+        let mut config = CrowdConfig::new("http://127.0.0.1:7878", 6);
+        config.original_every = Some(3);
+        let kinds: Vec<ClientKind> = (0..6).map(|i| config.participant(i).kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ClientKind::Hub,
+                ClientKind::Hub,
+                ClientKind::OriginalWeb,
+                ClientKind::Hub,
+                ClientKind::Hub,
+                ClientKind::OriginalWeb
+            ]
+        );
+        let original = config.participant(2);
+        assert_eq!(original.reporting, Reporting::ScoresOnly);
+        assert!(original.backfill >= Duration::from_secs(64));
     }
 }

@@ -85,6 +85,11 @@ struct CrowdArgs {
     /// original clients; 0 = nobody.
     #[arg(long, default_value_t = 0)]
     score_only_every: usize,
+    /// Every N-th participant behaves like the original platform's web client: it announces
+    /// no protocol version and sends its score when 1 s passes without an event from the hub
+    /// (1 = everyone, 0 = nobody).
+    #[arg(long, default_value_t = 0)]
+    original_every: usize,
     /// Seed of the participants' physiology and beats.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -157,6 +162,7 @@ impl CrowdArgs {
             ProfileArg::Mixed => ProfileMix::Mixed,
         };
         config.score_only_every = (self.score_only_every > 0).then_some(self.score_only_every);
+        config.original_every = (self.original_every > 0).then_some(self.original_every);
         config.ramp_per_sec = self.ramp_per_sec;
         config.seed = self.seed;
         config.backfill = Duration::from_secs(self.backfill_secs);
@@ -195,6 +201,9 @@ fn summary(
         "errors": stats.errors,
         "batches_sent": stats.batches_sent,
         "batches_acked": stats.batches_acked,
+        "scores_sent": stats.scores_sent,
+        "scores_answered": stats.scores_answered,
+        "group_updates": stats.group_updates,
         "ack_ms": {
             "p50": round2(stats.ack_ms.p50_ms),
             "p95": round2(stats.ack_ms.p95_ms),
@@ -205,6 +214,11 @@ fn summary(
             "p50": round2(stats.broadcast_ms.p50_ms),
             "p99": round2(stats.broadcast_ms.p99_ms),
             "max": round2(stats.broadcast_ms.max_ms),
+        },
+        "score_answer_ms": {
+            "p50": round2(stats.score_answer_ms.p50_ms),
+            "p99": round2(stats.score_answer_ms.p99_ms),
+            "max": round2(stats.score_answer_ms.max_ms),
         },
         "messages_per_sec": round2(messages_per_sec),
         "hub_cpu_pct_avg": optional(hub.cpu_pct_avg),

@@ -38,8 +38,10 @@ pub struct CrowdStats {
     pub batches_acked: AtomicU64,
     /// RR batches sent again after a reconnect.
     pub batches_resent: AtomicU64,
-    /// `update_coherence` messages sent by score-only participants.
+    /// `update_coherence` messages sent by score-only participants and original web clients.
     pub scores_sent: AtomicU64,
+    /// Original web clients' scores followed by a `group_metrics_update` (their answer).
+    pub scores_answered: AtomicU64,
     /// `group_metrics_update` events received.
     pub group_updates: AtomicU64,
     /// Every event sent to the hub.
@@ -50,6 +52,7 @@ pub struct CrowdStats {
     errors: Mutex<BTreeMap<String, u64>>,
     ack_us: Mutex<Histogram<u64>>,
     broadcast_us: Mutex<Histogram<u64>>,
+    score_answer_us: Mutex<Histogram<u64>>,
 }
 
 impl Default for CrowdStats {
@@ -78,6 +81,7 @@ impl CrowdStats {
             batches_acked: AtomicU64::new(0),
             batches_resent: AtomicU64::new(0),
             scores_sent: AtomicU64::new(0),
+            scores_answered: AtomicU64::new(0),
             group_updates: AtomicU64::new(0),
             messages_out: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),
@@ -85,6 +89,7 @@ impl CrowdStats {
             errors: Mutex::new(BTreeMap::new()),
             ack_us: Mutex::new(latency_histogram()),
             broadcast_us: Mutex::new(latency_histogram()),
+            score_answer_us: Mutex::new(latency_histogram()),
         }
     }
 
@@ -126,6 +131,14 @@ impl CrowdStats {
         }
     }
 
+    /// Records an original web client's `update_coherence` → `group_metrics_update` latency
+    /// (only while measuring).
+    pub fn record_score_answer_latency(&self, latency: Duration) {
+        if self.is_measuring() {
+            record(&self.score_answer_us, latency);
+        }
+    }
+
     /// A consistent-enough copy of everything, for progress lines and summaries.
     pub fn snapshot(&self) -> StatsSnapshot {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -139,6 +152,7 @@ impl CrowdStats {
             batches_acked: load(&self.batches_acked),
             batches_resent: load(&self.batches_resent),
             scores_sent: load(&self.scores_sent),
+            scores_answered: load(&self.scores_answered),
             group_updates: load(&self.group_updates),
             messages_out: load(&self.messages_out),
             messages_in: load(&self.messages_in),
@@ -149,6 +163,7 @@ impl CrowdStats {
                 .clone(),
             ack_ms: LatencySummary::of(&self.ack_us),
             broadcast_ms: LatencySummary::of(&self.broadcast_us),
+            score_answer_ms: LatencySummary::of(&self.score_answer_us),
         }
     }
 }
@@ -219,6 +234,8 @@ pub struct StatsSnapshot {
     pub batches_resent: u64,
     /// `update_coherence` messages sent.
     pub scores_sent: u64,
+    /// Original web clients' scores answered by `group_metrics_update`.
+    pub scores_answered: u64,
     /// `group_metrics_update` events received.
     pub group_updates: u64,
     /// Events sent to the hub.
@@ -231,6 +248,8 @@ pub struct StatsSnapshot {
     pub ack_ms: LatencySummary,
     /// Hub tick (`groupMetrics.timestamp`) → `group_metrics_update` arrival, in hub time.
     pub broadcast_ms: LatencySummary,
+    /// Original web client: `update_coherence` sent → `group_metrics_update` received.
+    pub score_answer_ms: LatencySummary,
 }
 
 impl StatsSnapshot {
@@ -242,7 +261,7 @@ impl StatsSnapshot {
     /// One line for a progress display.
     pub fn progress_line(&self, elapsed: Duration) -> String {
         format!(
-            "sim: {:>4}s connected {}/{} joined {} reconnects {} sent {} acked {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
+            "sim: {:>4}s connected {}/{} joined {} reconnects {} sent {} acked {} scores {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
             elapsed.as_secs(),
             self.connected_now,
             self.requested,
@@ -250,6 +269,7 @@ impl StatsSnapshot {
             self.reconnects,
             self.batches_sent,
             self.batches_acked,
+            self.scores_sent,
             self.group_updates,
             self.error_count(),
             self.ack_ms.p99_ms,

@@ -12,6 +12,7 @@ import type { ErrorEvent } from "../generated/hub.error";
 import type { TimeSyncReply } from "../generated/hub.time_sync";
 import type { TimeSyncRequest } from "../generated/client.time_sync";
 import type { Handshake } from "../generated/handshake";
+import { protocolVersion } from "../generated/protocol_version";
 
 /** What the hub sends a display. */
 export interface DisplayEvents {
@@ -34,7 +35,8 @@ export type DisplaySocket = Socket<DisplayEvents, DisplayEmits>;
 
 /** Opens the display connection to the hub at `baseUrl` (`""` = this page's origin). */
 export function connectDisplay(baseUrl: string, roomCode: string | null): DisplaySocket {
-  const auth: Handshake = roomCode === null ? { role: "display" } : { role: "display", roomCode };
+  const auth: Handshake = { role: "display", protocol: protocolVersion.current };
+  if (roomCode !== null) auth.roomCode = roomCode;
   const options = {
     path: "/socket.io/",
     transports: ["websocket"],

@@ -14,6 +14,13 @@ export type Role = "participant" | "display";
  */
 export interface Handshake {
   /**
+   * The protocol version the client speaks: the hub's own clients send `2` and receive
+   * `group_metrics_update` at 1 Hz. Absent (or `1`): an original client, which receives it
+   * right after each of its own `update_coherence` and otherwise every 5 s. In the /ws
+   * query string: `protocol=2`.
+   */
+  protocol?: number | null;
+  /**
    * The token from an earlier `session_joined`, to resume as the same participant within
    * 60 s. At most 64 bytes.
    */

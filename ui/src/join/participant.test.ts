@@ -111,7 +111,7 @@ describe("ParticipantSession", () => {
     session.join(choice);
     const line = lines[0]!;
     line.connectNow();
-    expect(line.handshakes[0]).toEqual({ role: "participant", userId: "user-1", roomCode: "4821" });
+    expect(line.handshakes[0]).toEqual({ role: "participant", protocol: 2, userId: "user-1", roomCode: "4821" });
     expect(line.sent).toContainEqual([
       "join_session",
       { intention: { category: "grief" }, consent: { research: false }, device: { kind: "web" } },

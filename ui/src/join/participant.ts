@@ -4,6 +4,7 @@
 // connect, which the hub treats as idempotent), keeps the clock offset for the pacer, and
 // re-claims a strap on every new connection (a claim belongs to the connection).
 import type { Handshake } from "../generated/handshake";
+import { protocolVersion } from "../generated/protocol_version";
 import type { JoinSession } from "../generated/client.join_session";
 import type { SessionJoined } from "../generated/hub.session_joined";
 import type { Pacer } from "../generated/hub.pacer";
@@ -207,7 +208,9 @@ export class ParticipantSession {
 
   private handshake(): Handshake {
     const choice = this.state.choice;
-    const auth: Handshake = { role: "participant", userId: this.store.userId() };
+    // Announcing the protocol version gets the group's figures every second; a client that
+    // announces nothing is served the original platform's slower cadence.
+    const auth: Handshake = { role: "participant", protocol: protocolVersion.current, userId: this.store.userId() };
     if (choice === null) return auth;
     if (choice.roomCode !== "") auth.roomCode = choice.roomCode;
     const token = this.store.tokenFor(choice.roomCode);

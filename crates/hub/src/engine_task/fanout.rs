@@ -1,11 +1,13 @@
 //! Draining the engine and delivering what it produced: records to the store first (so a
 //! message never announces something the store has not been handed), then messages to one
-//! participant, then broadcasts serialised once for every recipient; a pending
-//! acknowledgement answered by the first matching event; the published [`RoomView`].
+//! participant, then the group's figures for original clients that sent a score (`cadence`),
+//! then broadcasts serialised once for every recipient (each connection's cadence decides
+//! whether a tick's figures are among them); a pending acknowledgement answered by the first
+//! matching event; the published [`RoomView`].
 
 use std::sync::Arc;
 
-use synchub_protocol::{ErrorEvent, HubEvent, Role};
+use synchub_protocol::{ErrorEvent, HubEvent};
 use synchub_session::{Audience, Broadcast, MessageBody};
 
 use super::{Answer, EngineTask, RoomView};
@@ -18,6 +20,7 @@ impl EngineTask {
     /// Carries out everything the engine produced, in order.
     pub(super) fn drain(&mut self) {
         self.drain_records_and_messages();
+        self.answer_scores();
         self.drain_broadcasts();
     }
 
@@ -71,11 +74,11 @@ impl EngineTask {
             let displays_only = broadcast.audience() == Audience::Displays;
             let recipients: Vec<ConnId> = self
                 .conns
-                .iter()
-                .filter(|(_, conn)| {
-                    conn.role == Role::Display || (!displays_only && conn.participant.is_some())
+                .iter_mut()
+                .filter_map(|(&id, conn)| {
+                    conn.takes_broadcast(&broadcast, displays_only)
+                        .then_some(id)
                 })
-                .map(|(&id, _)| id)
                 .collect();
             for conn in recipients {
                 self.send_to_conn(conn, &encoded);

@@ -14,6 +14,7 @@ use synchub_session::{
 use synchub_store::CommitReport;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::cadence::Cadence;
 use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
@@ -30,6 +31,9 @@ pub struct Identity {
     pub pseudonym: String,
     /// A resume token from the handshake, if it was well-formed.
     pub resume_token: Option<ResumeToken>,
+    /// When it hears the group's figures: every tick, or the original clients' cadence (it
+    /// announced no protocol version).
+    pub cadence: Cadence,
 }
 
 /// A client's request for an answer to the input it sent (a Socket.IO acknowledgement). The

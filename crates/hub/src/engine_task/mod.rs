@@ -11,10 +11,11 @@
 //! [`Reply`] the edge answers.
 //!
 //! The pieces, one concern each: `run` (the loop, its wake-ups and what the clocks did meanwhile,
-//! facilitator commands, the clean stop), `routing` (connections ↔ participants, and what each client input does), `fanout`
-//! (draining the engine: sends, broadcasts, replies, the published view), `backlog` (the
-//! store's queue and the records held while it is full), `straps` (hub-read straps and their
-//! claimers).
+//! facilitator commands, the clean stop), `routing` (connections ↔ participants, and what each
+//! client input does), `fanout` (draining the engine: sends, broadcasts, replies, the published
+//! view), `cadence` (when each connection hears the group's figures: every tick, or the original
+//! clients' cadence), `backlog` (the store's queue and the records held while it is full),
+//! `straps` (hub-read straps and their claimers).
 //!
 //! Store backpressure is explicit: when the writer's queue is full, records wait here in order
 //! (logged and counted; bounded, see `backlog`), and new beats are refused with `rate_limited`
@@ -23,6 +24,7 @@
 //! resends unacked batches.
 
 mod backlog;
+mod cadence;
 mod fanout;
 mod handle;
 mod routing;
@@ -40,6 +42,7 @@ use synchub_store::{StoreHealth, WriterHandle};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use backlog::BACKLOG_LIMIT;
+pub use cadence::Cadence;
 pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, RoomView};
 
 use crate::clock::Clock;
@@ -67,6 +70,8 @@ struct Conn {
     strap: Option<straps::StrapLink>,
     /// Where this connection's wrong strap codes are charged; `None` for a strap's own.
     guesses: Option<GuessCharge>,
+    /// When it hears the group's figures.
+    group_updates: cadence::GroupUpdates,
 }
 
 /// The acknowledgement a client asked for with the input being handled.
@@ -96,6 +101,9 @@ pub struct EngineTask {
     claims: HashMap<ConnId, Vec<ConnId>>,
     /// The clocks as last seen, to notice a sleep or a wall-clock step.
     clock_watch: run::ClockWatch,
+    /// Original clients whose `update_coherence` was accepted in the burst being handled: they
+    /// get the group's figures at the burst's end.
+    score_answers: Vec<ConnId>,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -134,6 +142,7 @@ impl EngineTask {
             spent_tokens: HashSet::new(),
             claims: HashMap::new(),
             clock_watch: run::ClockWatch::new(&clock),
+            score_answers: Vec::new(),
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();

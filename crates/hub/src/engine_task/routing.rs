@@ -8,6 +8,7 @@ use std::sync::Arc;
 use synchub_protocol::{ErrorCode, ErrorEvent, HubEvent, Role};
 use synchub_session::{EngineError, ParticipantId, ResumeToken, TokenOwner};
 
+use super::cadence::GroupUpdates;
 use super::{Conn, EngineTask, Identity, PendingReply, Reply};
 use crate::client_input::{ClientInput, JoinFields};
 use crate::convert;
@@ -30,6 +31,7 @@ impl EngineTask {
                 clock_offset_ms: None,
                 strap: None,
                 guesses: Some(identity.guesses),
+                group_updates: GroupUpdates::new(identity.cadence),
             },
         );
         if identity.role == Role::Display {
@@ -54,8 +56,11 @@ impl EngineTask {
         {
             old.participant = None;
         }
+        let now = self.clock.wall_ms();
         if let Some(entry) = self.conns.get_mut(&conn) {
             entry.participant = Some(participant);
+            // An original client's 5 s start with its participant, as its feedback's do.
+            entry.group_updates.restart(now);
         }
     }
 
@@ -223,8 +228,13 @@ impl EngineTask {
         let now = self.clock.hub_ms();
         let outcome = match input {
             ClientInput::Score { coherence } => {
-                self.engine
-                    .handle_update_coherence(now, participant, coherence)
+                let accepted = self
+                    .engine
+                    .handle_update_coherence(now, participant, coherence);
+                if accepted.is_ok() {
+                    self.score_accepted(conn, now);
+                }
+                accepted
             }
             ClientInput::Beats(batch) => {
                 if self.store.is_unavailable() {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use synchub_protocol::{ErrorCode, ErrorEvent, Role};
 use synchub_session::ParticipantId;
 
+use super::cadence::{Cadence, GroupUpdates};
 use super::{Conn, EngineTask};
 use crate::client_input::JoinFields;
 use crate::encoded::Encoded;
@@ -61,6 +62,8 @@ impl EngineTask {
                 clock_offset_ms: None,
                 strap: Some(StrapLink { code, join }),
                 guesses: None,
+                // Nobody reads a strap's connection; its claimers are served as it is.
+                group_updates: GroupUpdates::new(Cadence::EveryTick),
             },
         );
         if self.engine.current_session().is_some() {

@@ -16,7 +16,7 @@ use synchub_session::{Engine, EngineConfig, PhaseDurations, RrBatch, ScheduleCon
 use synchub_store::{CommitReport, DataDir, Store, WriterConfig};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{AdminCommand, Answer, EngineHandle, EngineTask, Identity, Input, Reply};
+use super::{AdminCommand, Answer, Cadence, EngineHandle, EngineTask, Identity, Input, Reply};
 use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
@@ -90,8 +90,13 @@ impl Room {
             .expect("a session starts")
     }
 
-    /// A participant's connection, open but not joined.
+    /// A participant's connection of the hub's own kind (1 Hz figures), open but not joined.
     async fn connect(&self, conn: ConnId) -> Phone {
+        self.connect_with(conn, Cadence::EveryTick).await
+    }
+
+    /// A participant's connection with `cadence`, open but not joined.
+    async fn connect_with(&self, conn: ConnId, cadence: Cadence) -> Phone {
         let (sent, received) = mpsc::unbounded_channel();
         let identity = Identity {
             role: Role::Participant,
@@ -101,6 +106,7 @@ impl Room {
             ),
             pseudonym: format!("{conn:064x}"),
             resume_token: None,
+            cadence,
         };
         self.handle
             .inputs
@@ -507,4 +513,89 @@ async fn a_fifteen_minute_rolling_session_runs_on_virtual_time() {
     );
     assert!(room.count("SELECT count(*) FROM group_coherence_snapshots") >= 890);
     assert!(room.count("SELECT count(*) FROM hrv_metrics") > 0);
+}
+
+/// The `groupMetrics` of every `group_metrics_update` among `events`.
+fn group_updates(events: &[(&'static str, Value)]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|(name, _)| *name == "group_metrics_update")
+        .map(|(_, data)| data["groupMetrics"].clone())
+        .collect()
+}
+
+fn timestamps(figures: &[Value]) -> Vec<i64> {
+    figures
+        .iter()
+        .map(|figures| figures["timestamp"].as_i64().expect("a timestamp"))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_original_client_hears_the_figures_after_its_own_score_and_otherwise_every_five_seconds()
+{
+    let room = Room::open(manual_hour(), WriterConfig::default());
+    room.start_session().await;
+    let mut original = room.connect_with(1, Cadence::Original).await;
+    let mut ours = room.connect_with(2, Cadence::EveryTick).await;
+    original.join().await;
+    ours.join().await;
+    let joined = tokio::time::Instant::now();
+    original.take_events();
+    ours.take_events();
+
+    // 12.5 s without a score: the hub's client hears every tick, the original one every 5 s.
+    tokio::time::sleep_until(joined + Duration::from_millis(12_500)).await;
+    original.barrier().await;
+    ours.barrier().await;
+    let quiet = group_updates(&original.take_events());
+    let ticks = group_updates(&ours.take_events());
+    assert_eq!(ticks.len(), 12, "{:?}", timestamps(&ticks));
+    let quiet_times = timestamps(&quiet);
+    assert_eq!(quiet_times.len(), 2, "{quiet_times:?}");
+    assert_eq!(quiet_times[1] - quiet_times[0], 5_000);
+    assert!(quiet_times.iter().all(|at| timestamps(&ticks).contains(at)));
+
+    // Our client's score gets no figures of its own; the original client's does, at once, and
+    // they include both scores. Half-way between ticks, so nothing else could carry them.
+    let answer = ours
+        .ask(
+            ClientInput::Score { coherence: 40.0 },
+            &["personal_feedback"],
+        )
+        .await;
+    assert!(matches!(answer, Answer::Event(event) if event.name == "personal_feedback"));
+    let answer = original
+        .ask(
+            ClientInput::Score { coherence: 80.0 },
+            &["personal_feedback"],
+        )
+        .await;
+    assert!(matches!(answer, Answer::Event(event) if event.name == "personal_feedback"));
+    original.barrier().await;
+    ours.barrier().await;
+    // The session's ticks fall on whole seconds from its start, where everyone joined.
+    let scored_at = timestamps(&ticks).last().expect("ticks") + 500;
+    let answered = group_updates(&original.take_events());
+    assert_eq!(timestamps(&answered), [scored_at]);
+    assert_eq!(answered[0]["averageCoherence"], 60.0);
+    assert_eq!(answered[0]["activeCount"], 2);
+    assert_eq!(answered[0]["coherenceDistribution"]["high"], 1);
+    assert!(
+        group_updates(&ours.take_events()).is_empty(),
+        "one client's score is not sent to the room"
+    );
+
+    // The score restarted the original client's 5 s: nothing 4 s later, the figures (and the
+    // periodic feedback) on the first tick 5 s after it.
+    tokio::time::sleep_until(joined + Duration::from_millis(16_800)).await;
+    original.barrier().await;
+    let events = original.take_events();
+    assert!(group_updates(&events).is_empty(), "{events:?}");
+    assert!(!events.iter().any(|(name, _)| *name == "personal_feedback"));
+    tokio::time::sleep_until(joined + Duration::from_millis(18_200)).await;
+    original.barrier().await;
+    let events = original.take_events();
+    assert_eq!(timestamps(&group_updates(&events)), [scored_at + 5_500]);
+    assert!(events.iter().any(|(name, _)| *name == "personal_feedback"));
 }

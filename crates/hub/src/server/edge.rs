@@ -14,7 +14,7 @@ use super::AppState;
 use super::guards::RateLimit;
 use crate::client_input::ClientInput;
 use crate::convert;
-use crate::engine_task::Identity;
+use crate::engine_task::{Cadence, Identity};
 use crate::guessing::{CodeCheck, GuessCharge};
 use crate::metrics::Metrics;
 
@@ -46,6 +46,11 @@ pub fn admit(
     }
     let user_id = handshake.user_id.as_deref().unwrap_or(fallback_user_id);
     Ok(Identity {
+        cadence: if handshake.speaks_original_protocol() {
+            Cadence::Original
+        } else {
+            Cadence::EveryTick
+        },
         role: handshake.role,
         guesses: GuessCharge::new(state.guesses.clone(), ip),
         pseudonym: state.org_secret.pseudonym(user_id),

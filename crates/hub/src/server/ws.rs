@@ -80,7 +80,7 @@ pub async fn upgrade(
 fn has_handshake_fields(query: &str) -> bool {
     query.split('&').any(|pair| {
         let key = pair.split('=').next().unwrap_or("");
-        matches!(key, "userId" | "roomCode" | "resumeToken" | "role")
+        Handshake::FIELD_NAMES.contains(&key)
     })
 }
 

@@ -14,14 +14,18 @@ use crate::ids::ParticipantId;
 use crate::input::{RrBatch, RrOutcome};
 use crate::participant::{LatestScore, SeqState};
 use crate::record::{BeatBatch, ParticipantMetrics, Record, ScoreSource, StoredBeat};
-use crate::timing::{MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS};
+use crate::timing::{FEEDBACK_INTERVAL_MS, MAX_BEAT_AGE_MS, MAX_BEAT_AHEAD_MS};
 
 /// RR values outside this range are stored flagged as artifacts; cleaning corrects them.
 const PHYSIOLOGICAL_RR_MS: (f64, f64) = (250.0, 2500.0);
 
 impl Engine {
     /// A client-computed score (`update_coherence`, 0–100). Counts in the group exactly like a
-    /// hub score; emits a `Metrics` record and `personal_feedback` at once.
+    /// hub score; emits a `Metrics` record and `personal_feedback` at once, which restarts the
+    /// participant's 5 s feedback cadence: the next periodic one comes 5 s after this answer,
+    /// not a moment later with the same news. (A client that re-renders on every event — the
+    /// original web client re-arms its 1 s "send my score" timer — would otherwise have each
+    /// send pushed back by a redundant message every 5 s.)
     pub fn handle_update_coherence(
         &mut self,
         now_ms: i64,
@@ -51,6 +55,10 @@ impl Engine {
         };
         entry.set_latest(latest);
         let connected = entry.is_connected();
+        if connected {
+            // The answer below is this period's feedback: the next comes 5 s after it.
+            entry.next_feedback_ms = now_ms + FEEDBACK_INTERVAL_MS;
+        }
         self.records.push_back(Record::Metrics(ParticipantMetrics {
             session_id: session.id(),
             participant_id: participant,

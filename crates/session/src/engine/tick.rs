@@ -11,9 +11,37 @@ use super::Engine;
 use crate::effect::{Broadcast, Message, MessageBody, Petal, RoomSnapshot};
 use crate::group::GroupStats;
 use crate::record::{GroupSnapshot, Record};
+use crate::running::Session;
 use crate::timing::{FEEDBACK_INTERVAL_MS, FRESH_MS, SYNCHRONY_EVERY_TICKS, TICK_MS};
 
 impl Engine {
+    /// The group's figures at `now_ms` over the scores that count then, computed on demand and
+    /// neither recorded nor broadcast: what an original client gets right after its own
+    /// `update_coherence`, so that the figures include the score it just sent. The session-long
+    /// totals stay the tick's (the peak shown is at least this average). `None` without a
+    /// session. One pass over the room plus an O(n) median, as in the tick; a caller serving
+    /// many updates asks once per batch of them, not once per update.
+    pub fn group_metrics_at(&mut self, now_ms: i64) -> Option<GroupSnapshot> {
+        let session = self.session.as_ref()?;
+        let scores = &mut self.scratch_scores;
+        scores.clear();
+        scores.extend(
+            session
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|participant| participant.latest)
+                .filter(|latest| latest.counts_at(now_ms, FRESH_MS))
+                .map(|latest| latest.score),
+        );
+        let stats = GroupStats::from_scores(scores);
+        let peak = match (session.totals.peak, stats.active_count) {
+            (peak, 0) => peak.unwrap_or(0.0),
+            (peak, _) => peak.map_or(stats.average, |peak| peak.max(stats.average)),
+        };
+        Some(group_snapshot(session, now_ms, &stats, peak))
+    }
+
     /// The 1 Hz tick: group metrics, room snapshot, group-snapshot record, due feedback, and
     /// every fifth tick a synchrony round. One pass over the room plus an O(n) median.
     pub(super) fn tick(&mut self, at_ms: i64) {
@@ -72,22 +100,7 @@ impl Engine {
         }
         let stats = GroupStats::from_scores(scores);
         session.totals.add_tick(&stats, tick_secs);
-        let snapshot = GroupSnapshot {
-            session_id: session.id(),
-            at_ms,
-            phase: session.phase,
-            participant_count: session.participant_count,
-            active_count: stats.active_count,
-            average_coherence: stats.average,
-            median_coherence: stats.median,
-            std_coherence: stats.std,
-            peak_coherence: session.totals.peak.unwrap_or(0.0),
-            coherence_phase: stats.phase(),
-            distribution_low: stats.low,
-            distribution_medium: stats.medium,
-            distribution_high: stats.high,
-            synchrony_index: session.synchrony_index,
-        };
+        let snapshot = group_snapshot(session, at_ms, &stats, session.totals.peak.unwrap_or(0.0));
         session.group = snapshot.clone();
         if session.participant_count > 0 {
             self.records
@@ -117,5 +130,30 @@ impl Engine {
                 body: MessageBody::PersonalFeedback(session.feedback(at_ms, &latest)),
             });
         }
+    }
+}
+
+/// The group's figures at `at_ms` from one pass's `stats`, as stored and sent.
+fn group_snapshot(
+    session: &Session,
+    at_ms: i64,
+    stats: &GroupStats,
+    peak_coherence: f64,
+) -> GroupSnapshot {
+    GroupSnapshot {
+        session_id: session.id(),
+        at_ms,
+        phase: session.phase,
+        participant_count: session.participant_count,
+        active_count: stats.active_count,
+        average_coherence: stats.average,
+        median_coherence: stats.median,
+        std_coherence: stats.std,
+        peak_coherence,
+        coherence_phase: stats.phase(),
+        distribution_low: stats.low,
+        distribution_medium: stats.medium,
+        distribution_high: stats.high,
+        synchrony_index: session.synchrony_index,
     }
 }

@@ -10,9 +10,26 @@ use crate::beats::Reporting;
 use crate::connection::{Transport, WsHandshake};
 use crate::rr::Profile;
 
+/// Which client a simulated participant behaves like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKind {
+    /// One of the hub's own clients: announces the protocol version in its handshake,
+    /// measures the hub clock with `time_sync`, sends RR batches every second (or scores every
+    /// 5 s) and hears the group's figures at 1 Hz.
+    Hub,
+    /// The original platform's web client, unmodified: announces no protocol version, never
+    /// sends `time_sync`, joins with an intention only, and sends `update_coherence` (its own
+    /// score) when 1 s passes without an event from the hub — its page re-renders on every
+    /// event and each render re-arms its 1 s timer. Against a hub that sends it something
+    /// every second it never sends a score.
+    OriginalWeb,
+}
+
 /// Everything one simulated participant needs.
 #[derive(Debug, Clone)]
 pub struct ParticipantConfig {
+    /// The hub's client or an original one.
+    pub kind: ClientKind,
     /// The hub's base URL: `http://127.0.0.1:7878`, `ws://…`, or `host:port`.
     pub hub_url: String,
     /// The room code shown on the projector, when the hub requires one.
@@ -23,7 +40,7 @@ pub struct ParticipantConfig {
     pub transport: Transport,
     /// Where the handshake goes on the plain WebSocket (ignored for Socket.IO).
     pub ws_handshake: WsHandshake,
-    /// RR batches or scores only.
+    /// RR batches or scores only (an original web client always reports scores).
     pub reporting: Reporting,
     /// Heart-rhythm behaviour.
     pub profile: Profile,
@@ -55,10 +72,11 @@ pub struct ParticipantConfig {
 }
 
 impl ParticipantConfig {
-    /// A participant with the defaults of a real room: 1 s batches, 5 s scores, RR reporting,
-    /// WebSocket with the query-string handshake, consent given, a few retries.
+    /// One of the hub's clients with the defaults of a real room: 1 s batches, 5 s scores, RR
+    /// reporting, WebSocket with the query-string handshake, consent given, a few retries.
     pub fn new(hub_url: &str, user_id: &str, profile: Profile, seed: u64) -> Self {
         ParticipantConfig {
+            kind: ClientKind::Hub,
             hub_url: hub_url.to_owned(),
             room_code: None,
             user_id: user_id.to_owned(),

@@ -15,11 +15,14 @@
 //!
 //! What it sends is built from the protocol's own types; what it receives is read leniently,
 //! field by field, so additive fields never break a measurement. Its settings and its outcome
-//! are in `config.rs`.
+//! are in `config.rs`. A participant of [`ClientKind::OriginalWeb`] behaves like the original
+//! platform's web client instead (`original.rs`): no protocol version in the handshake, no
+//! `time_sync`, and a score whenever 1 s passes without an event from the hub.
 
 mod config;
+mod original;
 
-pub use config::{ParticipantConfig, ParticipantOutcome, RunState};
+pub use config::{ClientKind, ParticipantConfig, ParticipantOutcome, RunState};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,8 +30,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use synchub_protocol::clock::ClockOffsetEstimate;
 use synchub_protocol::{
-    ClientEvent, Consent, Device, DeviceKind, Handshake, Intention, JoinSession, Role,
-    TimeSyncReply, TimeSyncRequest, UpdateCoherence,
+    ClientEvent, Consent, Device, DeviceKind, Handshake, Intention, JoinSession, PROTOCOL_VERSION,
+    Role, TimeSyncReply, TimeSyncRequest, UpdateCoherence,
 };
 use tokio::sync::watch;
 use tokio::time::{MissedTickBehavior, interval_at, sleep, timeout};
@@ -81,6 +84,11 @@ struct Participant {
     /// Whether the hub let us in (`session_joined`) on the current connection.
     in_session: bool,
     connections: u32,
+    /// An original web client's score and when it was computed (it is kept for a few
+    /// seconds, as the original client recomputed its score only every few seconds).
+    score: Option<(Instant, f64)>,
+    /// When the last score went out, until `group_metrics_update` answers it.
+    score_sent_at: Option<Instant>,
 }
 
 impl Participant {
@@ -101,6 +109,8 @@ impl Participant {
             joined: false,
             in_session: false,
             connections: 0,
+            score: None,
+            score_sent_at: None,
         }
     }
 
@@ -119,14 +129,20 @@ impl Participant {
         self.clock.offset_ms().unwrap_or(0.0)
     }
 
-    /// The handshake of the next connection, with the resume token once there is one.
+    /// The handshake of the next connection, with the resume token once there is one. The
+    /// hub's clients announce the protocol version; an original client announces nothing.
     fn handshake(&self) -> Handshake {
         Handshake {
             user_id: Some(self.config.user_id.clone()),
             room_code: self.config.room_code.clone(),
             resume_token: self.resume_token.clone(),
             role: Role::Participant,
+            protocol: self.is_hub_client().then_some(PROTOCOL_VERSION),
         }
+    }
+
+    fn is_hub_client(&self) -> bool {
+        self.config.kind == ClientKind::Hub
     }
 
     async fn connect(&self) -> Result<Connection, ClientError> {
@@ -148,6 +164,9 @@ impl Participant {
     }
 
     fn join_event(&self) -> ClientEvent {
+        if !self.is_hub_client() {
+            return original::join_event(self.config.intention);
+        }
         ClientEvent::JoinSession(JoinSession {
             intention: self.config.intention.map(|category| Intention {
                 category,
@@ -234,6 +253,10 @@ impl Participant {
             }
             "group_metrics_update" => {
                 CrowdStats::increment(&self.stats.group_updates);
+                if let Some(sent_at) = self.score_sent_at.take() {
+                    CrowdStats::increment(&self.stats.scores_answered);
+                    self.stats.record_score_answer_latency(sent_at.elapsed());
+                }
                 let stamped = data
                     .get("groupMetrics")
                     .and_then(|metrics| metrics.get("timestamp"))
@@ -298,8 +321,11 @@ impl Participant {
         control: &mut watch::Receiver<RunState>,
     ) -> Result<SessionEnd, ClientError> {
         let resuming = self.resume_token.is_some();
+        let hub_client = self.is_hub_client();
         self.beats.forget_sends();
-        self.send(connection, &time_sync_now()).await?;
+        if hub_client {
+            self.send(connection, &time_sync_now()).await?;
+        }
         let mut join_sent = false;
         if !resuming {
             self.send(connection, &self.join_event()).await?;
@@ -320,6 +346,10 @@ impl Participant {
         score_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut time_sync_timer = interval_at(start + TIME_SYNC_INTERVAL, TIME_SYNC_INTERVAL);
         time_sync_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The original web client's 1 s score timer, re-armed by every event it receives.
+        let rerender_timer = sleep(original::SCORE_DELAY);
+        tokio::pin!(rerender_timer);
+        let mut rerender_armed = false;
         // With churn, this connection ends by itself after a random time, as Wi-Fi does.
         let churn_after = self.next_churn();
         let churn = sleep(churn_after.unwrap_or(Duration::from_secs(86_400)));
@@ -354,15 +384,21 @@ impl Participant {
                         }
                     }
                 }
-                _ = score_timer.tick(), if self.config.reporting == Reporting::ScoresOnly => {
+                _ = score_timer.tick(), if hub_client && self.config.reporting == Reporting::ScoresOnly => {
                     if let (true, RunState::Running, Some(score)) = (self.in_session, state, self.beats.current_score()) {
                         let update = ClientEvent::UpdateCoherence(UpdateCoherence { coherence: score });
                         self.send(connection, &update).await?;
                         CrowdStats::increment(&self.stats.scores_sent);
                     }
                 }
-                _ = time_sync_timer.tick() => {
+                _ = time_sync_timer.tick(), if hub_client => {
                     self.send(connection, &time_sync_now()).await?;
+                }
+                () = &mut rerender_timer, if rerender_armed => {
+                    rerender_armed = false;
+                    if self.in_session && *control.borrow() == RunState::Running {
+                        self.send_original_score(connection).await?;
+                    }
                 }
                 () = &mut churn, if churn_after.is_some() && self.in_session => {
                     return Ok(SessionEnd::Dropped);
@@ -374,6 +410,12 @@ impl Participant {
                         connection.send_text(EnginePacket::Pong(data).encode()).await?;
                     }
                     Incoming::Event(name, data) => {
+                        if !hub_client {
+                            rerender_timer
+                                .as_mut()
+                                .reset(tokio::time::Instant::now() + original::SCORE_DELAY);
+                            rerender_armed = true;
+                        }
                         if let Some(end) = self.handle_event(connection, &name, &data).await? {
                             return Ok(end);
                         }
