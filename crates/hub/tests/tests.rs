@@ -2,6 +2,7 @@
 //! without a socket, and real clients over loopback sockets.
 
 mod analyze;
+mod attacks;
 mod central_sync;
 mod crowd;
 mod mdns;

@@ -59,6 +59,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         },
         mdns: None,
         max_participants: None,
+        caps: synchub::server::caps::CapsConfig::default(),
         central_sync: None,
         ble: false,
     }
@@ -347,6 +348,11 @@ impl HubProcess {
 
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         http_json(self.port, method, path, &self.token, body)
+    }
+
+    /// The hub's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the hub logged so far.

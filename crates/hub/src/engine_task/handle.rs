@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
-use crate::peer::{ConnId, Peer};
+use crate::peer::{AddressKey, ConnId, Peer};
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct Identity {
     pub pseudonym: String,
     /// A resume token from the handshake, if it was well-formed.
     pub resume_token: Option<ResumeToken>,
+    /// The client's network address as a keyed hash, for the participants-per-address cap;
+    /// `None` when the address is not capped (loopback, a hub-read strap).
+    pub address: Option<AddressKey>,
 }
 
 /// A client's request for an answer to the input it sent (a Socket.IO acknowledgement). The

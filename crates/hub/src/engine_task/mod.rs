@@ -41,7 +41,7 @@ pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, Roo
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::peer::{ConnId, Peer};
+use crate::peer::{AddressKey, ConnId, Peer};
 use crate::room::RoomSettings;
 
 /// Capacity of the engine's input channel. Connection handlers wait when it is full, which
@@ -54,6 +54,8 @@ struct Conn {
     role: Role,
     pseudonym: String,
     resume_token: Option<ResumeToken>,
+    /// For the participants-per-address cap (`None`: not capped).
+    address: Option<AddressKey>,
     participant: Option<ParticipantId>,
     /// `resumeToken` of this connection's participant, for a repeated `join_session`.
     issued_token: Option<ResumeToken>,
@@ -88,6 +90,10 @@ pub struct EngineTask {
     /// Connections that claimed a strap (`claim_strap`), by the strap's connection: they get
     /// its wearer's `personal_feedback`.
     claims: HashMap<ConnId, Vec<ConnId>>,
+    /// Participants of the current session joined from a capped address, and that address.
+    joined_from: HashMap<ParticipantId, AddressKey>,
+    /// Most participants one address may have in the session (0: no limit).
+    participants_per_address: u32,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -124,6 +130,8 @@ impl EngineTask {
             pending_reply: None,
             spent_tokens: HashSet::new(),
             claims: HashMap::new(),
+            joined_from: HashMap::new(),
+            participants_per_address: 0,
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();
@@ -136,5 +144,10 @@ impl EngineTask {
             },
             receiver,
         )
+    }
+
+    /// Caps the participants one address may have in a session (0: no limit).
+    pub fn cap_participants_per_address(&mut self, limit: u32) {
+        self.participants_per_address = limit;
     }
 }

@@ -86,6 +86,7 @@ impl Room {
             role: Role::Participant,
             pseudonym: format!("{conn:064x}"),
             resume_token: None,
+            address: None,
         };
         self.handle
             .inputs
@@ -192,11 +193,20 @@ impl Phone {
     /// A batch of `rr_ms` beats ending now, with the next sequence number; `Ok(seq)` when the
     /// engine task took it, else the `error` it answered with.
     async fn beats(&mut self, rr_ms: Vec<f64>) -> Result<u64, Value> {
+        self.beats_ending(rr_ms, None).await
+    }
+
+    /// A batch whose last beat ended at `ended_at_ms` (hub time; `None`: now).
+    async fn beats_ending(
+        &mut self,
+        rr_ms: Vec<f64>,
+        ended_at_ms: Option<f64>,
+    ) -> Result<u64, Value> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let batch = RrBatch {
             rr_ms,
-            ended_at_client_ms: None,
+            ended_at_client_ms: ended_at_ms,
             seq: Some(seq),
         };
         match self.ask(ClientInput::Beats(batch), &["error"]).await {
@@ -302,7 +312,11 @@ async fn a_full_store_queue_holds_records_in_order_and_refuses_beats_until_it_ca
         .expect("the write lock is free");
     let mut taken = Vec::new();
     let refusal = loop {
-        match phone.beats(vec![800.0]).await {
+        // One beat a second of the last minutes: the clock stands still here, and batches
+        // that all ended "now" would be the same beat sent again.
+        #[allow(clippy::cast_precision_loss)]
+        let ended_at_ms = (TEN_O_CLOCK_MS - 100_000) as f64 + 1_000.0 * taken.len() as f64;
+        match phone.beats_ending(vec![800.0], Some(ended_at_ms)).await {
             Ok(seq) => taken.push(seq),
             Err(refusal) => break refusal,
         }

@@ -32,7 +32,7 @@ pub use sessions::{
     PhaseSecs, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SessionList,
 };
 pub use settings::{
-    HubInfo, PacerRequest, StoreStatus, SyncSettingsRequest, SyncState, SyncStatus,
+    HubInfo, PacerRequest, RoomCapacity, StoreStatus, SyncSettingsRequest, SyncState, SyncStatus,
     SyncTableProgress,
 };
 
