@@ -31,7 +31,7 @@ pub struct Metrics {
     pub store_commit_micros_total: AtomicU64,
     pub store_rows_committed: AtomicU64,
     pub rr_acks: AtomicU64,
-    /// Connections closed at once because their address held its share of connections.
+    /// Connections closed at once, and joins refused, because their address held its share.
     pub connections_refused: AtomicU64,
     /// Sockets closed for a missing first frame, an unanswered ping or a stuck write.
     pub timeouts: AtomicU64,
@@ -158,7 +158,7 @@ impl Metrics {
         metric(
             "synchub_connections_refused_total",
             "counter",
-            "Connections closed at once: their address held its share.",
+            "Connections closed at once, or joins refused: their address held its share.",
             get(&self.connections_refused),
         );
         metric(

@@ -19,7 +19,7 @@ use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
 use crate::metrics::Metrics;
-use crate::peer::{ConnId, Peer, SendFailure};
+use crate::peer::{AddressKey, ConnId, Peer, SendFailure};
 use crate::room::RoomSettings;
 
 /// 2026-01-01 10:00:00 UTC: a whole quarter hour, where a rolling slot starts.
@@ -47,6 +47,11 @@ struct Room {
 
 impl Room {
     fn open(schedule: ScheduleConfig, writer: WriterConfig) -> Room {
+        Room::open_capped(schedule, writer, 0)
+    }
+
+    /// A room where one address may have `per_address` participants (0: no limit).
+    fn open_capped(schedule: ScheduleConfig, writer: WriterConfig, per_address: u32) -> Room {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Store::open(&DataDir::new(dir.path()), writer).expect("the store opens");
         let clock = Clock::manual(TEN_O_CLOCK_MS);
@@ -60,8 +65,9 @@ impl Room {
             code: None,
         });
         let metrics = Arc::new(Metrics::default());
-        let (task, handle, inputs) =
+        let (mut task, handle, inputs) =
             EngineTask::new(engine, clock, room, store.writer(), metrics.clone());
+        task.cap_participants_per_address(per_address);
         tokio::spawn(task.run(inputs));
         Room {
             handle,
@@ -81,12 +87,18 @@ impl Room {
 
     /// A participant's connection, open but not joined.
     async fn connect(&self, conn: ConnId) -> Phone {
+        self.connect_from(conn, None).await
+    }
+
+    /// A participant's connection from `address` (`None`: an uncapped one), open but not
+    /// joined.
+    async fn connect_from(&self, conn: ConnId, address: Option<AddressKey>) -> Phone {
         let (sent, received) = mpsc::unbounded_channel();
         let identity = Identity {
             role: Role::Participant,
             pseudonym: format!("{conn:064x}"),
             resume_token: None,
-            address: None,
+            address,
         };
         self.handle
             .inputs
@@ -260,6 +272,40 @@ fn manual_hour() -> ScheduleConfig {
             integration_secs: 1,
         },
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_address_joins_at_most_its_share_of_participants() {
+    let room = Room::open_capped(manual_hour(), WriterConfig::default(), 2);
+    room.start_session().await;
+    let shared = Some(AddressKey(7));
+    let first = room.connect_from(1, shared).await;
+    first.join().await;
+    room.connect_from(2, shared).await.join().await;
+    let third = room.connect_from(3, shared).await;
+    let join = || {
+        ClientInput::Join(JoinFields {
+            intention: None,
+            research_consent: None,
+            device: DeviceKind::Sim,
+        })
+    };
+    let refused = third.ask(join(), &["session_joined", "error"]).await;
+    let Answer::Event(refusal) = refused else {
+        panic!("no answer to the third join: {refused:?}");
+    };
+    assert_eq!(refusal.name, "error");
+    assert_eq!(payload(&refusal)["code"], "rate_limited", "{refusal:?}");
+    // Another address is not affected, nor an uncapped one.
+    room.connect_from(4, Some(AddressKey(8))).await.join().await;
+    room.connect_from(5, None).await.join().await;
+    // A participant who leaves frees the address's place.
+    first.ask(ClientInput::Leave, &["error"]).await;
+    let admitted = third.ask(join(), &["session_joined", "error"]).await;
+    assert!(
+        matches!(&admitted, Answer::Event(event) if event.name == "session_joined"),
+        "{admitted:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
