@@ -10,4 +10,5 @@ pub mod demo;
 pub mod recording;
 pub mod research;
 pub mod serve;
+pub mod store;
 pub mod sync;

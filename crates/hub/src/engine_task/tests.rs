@@ -65,8 +65,14 @@ impl Room {
             code: None,
         });
         let metrics = Arc::new(Metrics::default());
-        let (mut task, handle, inputs) =
-            EngineTask::new(engine, clock, room, store.writer(), metrics.clone());
+        let (mut task, handle, inputs) = EngineTask::new(
+            engine,
+            clock,
+            room,
+            store.writer(),
+            store.health().clone(),
+            metrics.clone(),
+        );
         task.cap_participants_per_address(per_address);
         tokio::spawn(task.run(inputs));
         Room {
