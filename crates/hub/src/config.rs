@@ -16,6 +16,11 @@ use synchub_session::{PhaseDurations, ScheduleConfig};
 
 use crate::central::{CentralSync, DEFAULT_SYNC_EVERY_SECS};
 use crate::discovery::MdnsScope;
+use crate::server::caps::CapsConfig;
+
+/// The default participant limit: the largest room measured (docs/performance.md, 10 000
+/// participants on one laptop).
+pub const DEFAULT_MAX_PARTICIPANTS: u32 = 10_000;
 
 /// The default port (the first free one near the original's 3000-range that nothing common uses).
 pub const DEFAULT_PORT: u16 = 7878;
@@ -57,9 +62,22 @@ pub struct ServeArgs {
     /// Do not advertise the hub over mDNS.
     #[arg(long, env = "SYNCHUB_NO_MDNS", value_parser = BoolishValueParser::new())]
     pub no_mdns: bool,
-    /// Most participants in one session [default: no limit].
+    /// Most participants in one session; 0 = no limit [default: 10000, the largest room
+    /// measured in docs/performance.md].
     #[arg(long, env = "SYNCHUB_MAX_PARTICIPANTS")]
     pub max_participants: Option<u32>,
+    /// Most participants joined from one network address (loopback is not capped); 0 = no
+    /// limit [default: 4].
+    #[arg(long, env = "SYNCHUB_MAX_PARTICIPANTS_PER_ADDRESS")]
+    pub max_participants_per_address: Option<u32>,
+    /// Most open connections from one network address (loopback is not capped); 0 = no
+    /// limit [default: 16].
+    #[arg(long, env = "SYNCHUB_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<u32>,
+    /// Most display connections (projectors, console views) at once; 0 = no limit
+    /// [default: 8].
+    #[arg(long, env = "SYNCHUB_MAX_DISPLAYS")]
+    pub max_displays: Option<u32>,
     /// Sync stored sessions to this central PostgreSQL in the background
     /// (`postgres://user@host/db`, `?sslmode=require` for a remote one) [default: no sync].
     #[arg(long, env = "SYNCHUB_DATABASE_URL")]
@@ -139,6 +157,9 @@ struct FileConfig {
     phases: Option<String>,
     no_mdns: Option<bool>,
     max_participants: Option<u32>,
+    max_participants_per_address: Option<u32>,
+    max_connections_per_address: Option<u32>,
+    max_displays: Option<u32>,
     database_url: Option<String>,
     sync_every_secs: Option<u64>,
     sync_timeout_secs: Option<u64>,
@@ -160,6 +181,8 @@ pub struct HubConfig {
     /// `None`: no mDNS advertisement.
     pub mdns: Option<MdnsScope>,
     pub max_participants: Option<u32>,
+    /// Per-address and display caps.
+    pub caps: CapsConfig,
     /// `None`: sessions stay on the hub until `synchub sync` is run.
     pub central_sync: Option<CentralSync>,
     /// The deadline of each call to the central database, for a URL from any source (`None`:
@@ -234,7 +257,28 @@ impl HubConfig {
             room_code,
             schedule: ScheduleConfig { mode, phases },
             mdns: (!no_mdns).then_some(MdnsScope::AllInterfaces),
-            max_participants: args.max_participants.or(file.max_participants),
+            max_participants: match args
+                .max_participants
+                .or(file.max_participants)
+                .unwrap_or(DEFAULT_MAX_PARTICIPANTS)
+            {
+                0 => None,
+                limit => Some(limit),
+            },
+            caps: CapsConfig {
+                participants_per_address: args
+                    .max_participants_per_address
+                    .or(file.max_participants_per_address)
+                    .unwrap_or(CapsConfig::DEFAULT_PARTICIPANTS_PER_ADDRESS),
+                connections_per_address: args
+                    .max_connections_per_address
+                    .or(file.max_connections_per_address)
+                    .unwrap_or(CapsConfig::DEFAULT_CONNECTIONS_PER_ADDRESS),
+                displays: args
+                    .max_displays
+                    .or(file.max_displays)
+                    .unwrap_or(CapsConfig::DEFAULT_DISPLAYS),
+            },
             central_sync: args
                 .database_url
                 .clone()

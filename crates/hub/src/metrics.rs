@@ -47,6 +47,10 @@ pub struct Metrics {
     pub store_commit_micros_total: AtomicU64,
     pub store_rows_committed: AtomicU64,
     pub rr_acks: AtomicU64,
+    /// Connections closed at once, and joins refused, because their address held its share.
+    pub connections_refused: AtomicU64,
+    /// Sockets closed for a missing first frame, an unanswered ping or a stuck write.
+    pub timeouts: AtomicU64,
     errors: Mutex<Vec<(ErrorCode, u64)>>,
 }
 
@@ -214,6 +218,18 @@ impl Metrics {
             "counter",
             "rr_ack messages sent.",
             get(&self.rr_acks),
+        );
+        metric(
+            "synchub_connections_refused_total",
+            "counter",
+            "Connections closed at once, or joins refused: their address held its share.",
+            get(&self.connections_refused),
+        );
+        metric(
+            "synchub_socket_timeouts_total",
+            "counter",
+            "Sockets closed for a missing first frame, an unanswered ping or a stuck write.",
+            get(&self.timeouts),
         );
         #[allow(clippy::cast_precision_loss)] // Seconds for display.
         let commit_secs = get(&self.store_commit_micros_total) as f64 / 1e6;

@@ -7,6 +7,11 @@ use std::sync::Arc;
 
 use crate::encoded::Encoded;
 
+/// A client's network address as the engine task may know it: a keyed hash (the key is random
+/// per process), so no IP address passes the edge. Used only to count participants per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddressKey(pub u64);
+
 /// Identifies one connection for the lifetime of the hub process.
 pub type ConnId = u64;
 

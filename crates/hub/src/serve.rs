@@ -27,6 +27,7 @@ use crate::engine_task::{EngineTask, Input};
 use crate::metrics::Metrics;
 use crate::room::RoomSettings;
 use crate::server::admin::{AdminAccess, AdminTokens};
+use crate::server::caps::Caps;
 use crate::server::{self, AppState};
 use crate::straps::StrapRoom;
 
@@ -47,8 +48,8 @@ pub struct RunningHub {
     pub data_dir: PathBuf,
     /// Time from [`start`] to accepting connections.
     pub startup: Duration,
-    stop_server: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    stop_server: watch::Sender<bool>,
+    server: JoinHandle<()>,
     engine: JoinHandle<()>,
     /// Set to the panic's message if the engine task panicked.
     engine_failed: watch::Receiver<Option<String>>,
@@ -175,7 +176,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         name: config.room_name.clone(),
         code: config.room_code.clone(),
     });
-    let (task, handle, inputs) = EngineTask::new(
+    let (mut task, handle, inputs) = EngineTask::new(
         engine,
         clock,
         room_updates.clone(),
@@ -183,6 +184,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         store.health().clone(),
         metrics.clone(),
     );
+    task.cap_participants_per_address(config.caps.participants_per_address);
     let (engine_failure, engine_failed) = watch::channel(None);
     let engine = tokio::spawn(supervise_engine(task, inputs, engine_failure));
 
@@ -227,19 +229,17 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         central.clone(),
         straps,
         config.min_free_disk_bytes,
+        Caps::new(config.caps, config.max_participants),
     );
     let router = server::app(state.clone());
-    let (stop_server, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop_server, stopped) = watch::channel(false);
+    let server = tokio::spawn(server::listen::serve(
+        listener,
+        router,
+        state.caps.clone(),
+        state.metrics.clone(),
+        stopped,
+    ));
     let startup = started.elapsed();
     tracing::info!(
         startup_ms = startup.as_secs_f64() * 1000.0,
@@ -363,7 +363,7 @@ impl RunningHub {
         // A writer retrying a failed commit gives up after a grace instead of holding the stop.
         self.state.store.begin_stop();
         self.central.stop().await;
-        let _ = self.stop_server.send(());
+        let _ = self.stop_server.send(true);
         // Straps first: no beats arrive after the engine has handed everything to the store.
         self.state.straps.shutdown().await;
         let (done, stopped) = oneshot::channel();
@@ -379,8 +379,7 @@ impl RunningHub {
         }
         let _ = self.engine.await;
         match tokio::time::timeout(Duration::from_secs(5), self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server stopped with an error"),
+            Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
             Err(_) => tracing::warn!("connections still open after 5 s; stopping anyway"),
         }

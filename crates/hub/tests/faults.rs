@@ -28,8 +28,10 @@ use crate::util::{http_json, http_text, now_ms};
 /// Size of the data directory's file system: room for the database of this test and little more.
 const TMPFS_SIZE: &str = "24m";
 
-/// Beats per batch; every stored batch must have exactly this many rows.
-const BEATS_PER_BATCH: usize = 10;
+/// Beats per batch; every stored batch must have exactly this many rows. A batch every 400 ms
+/// of two ~200 ms beats keeps the phone's beat time at the pace of real time, as the hub
+/// requires (each beat is stored once; beats cannot outrun time).
+const BEATS_PER_BATCH: usize = 2;
 
 /// How long the test waits for any one state of the hub.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -291,6 +293,9 @@ async fn phone(
         }
     });
     let mut seq = 0_u64;
+    // The phone's own beat clock: consecutive batches, starting a minute back.
+    #[allow(clippy::cast_precision_loss)]
+    let mut beat_clock_ms = now_ms() as f64 - 60_000.0;
     let mut tick = tokio::time::interval(Duration::from_millis(400));
     let mut last_resend = Instant::now();
     while running.load(Ordering::Acquire) {
@@ -308,9 +313,13 @@ async fn phone(
             if producing.load(Ordering::Acquire) {
                 seq += 1;
                 #[allow(clippy::cast_precision_loss)]
+                let rr_ms = 200.0 + (seq % 7) as f64;
+                beat_clock_ms += rr_ms * 2.0; // BEATS_PER_BATCH beats
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let ended_at_ms = beat_clock_ms.round() as u64;
                 let frame = json!({"event": "rr_intervals", "data": {
-                    "rr": vec![800.0 + (seq % 7) as f64; BEATS_PER_BATCH],
-                    "endedAt": now_ms(),
+                    "rr": vec![rr_ms; BEATS_PER_BATCH],
+                    "endedAt": ended_at_ms,
                     "seq": seq,
                 }});
                 ledger.unacked.insert(seq, frame.clone());

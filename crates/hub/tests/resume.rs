@@ -9,7 +9,10 @@ fn batch(seq: u64, count: usize) -> Value {
     let rr: Vec<f64> = (0..count)
         .map(|index| 820.0 + (index % 5) as f64 * 15.0)
         .collect();
-    json!({"rr": rr, "endedAt": now_ms(), "seq": seq})
+    // Consecutive batches, as a phone sends them: batch `seq` covers its own 40 s of the last
+    // few minutes (the hub stores a beat once, so batches that overlapped would lose beats).
+    let ended_at = now_ms() - 200_000 + seq * 40_000;
+    json!({"rr": rr, "endedAt": ended_at, "seq": seq})
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,8 @@ async fn sigterm_stops_serve_cleanly_with_every_acknowledged_beat_stored() {
         phone
             .send(
                 "rr_intervals",
-                json!({"rr": rr, "endedAt": now_ms(), "seq": seq}),
+                // Consecutive 16 s batches of the last two minutes: none overlaps another.
+                json!({"rr": rr, "endedAt": now_ms() - 120_000 + seq * 16_000, "seq": seq}),
             )
             .await;
         assert_eq!(phone.expect("rr_ack").await["seq"], seq);

@@ -9,9 +9,12 @@ use serde_json::json;
 
 use crate::util::{HubProcess, WsClient, count_rows, now_ms, stderr, stdout, synchub};
 
-/// Beats per batch and batches sent: enough rows for many pages of `rr_intervals`.
-const BEATS: usize = 250;
+/// Beats per batch and batches sent: enough rows for many pages of `rr_intervals`. Each beat
+/// is stored once and beats cannot outrun time, so the rows come from several phones, each
+/// sending the last minutes of its beats (200 ms apart) in consecutive batches.
+const BEATS: usize = 240;
 const BATCHES: u64 = 24;
+const PHONES: u64 = 4;
 
 /// Overwrites one leaf page of `rr_intervals` (a table leaf with many small cells: no other
 /// table has rows that small) with bytes that are no b-tree page; the page's number.
@@ -41,17 +44,26 @@ async fn a_damaged_database_is_reported_and_recover_keeps_every_readable_row() {
     let hub = HubProcess::start(&[], &[]);
     let (status, _) = hub.call("POST", "/api/sessions", None);
     assert_eq!(status, 201);
-    let mut phone =
-        WsClient::connect(&format!("ws://127.0.0.1:{}/ws?userId=phone-d", hub.port)).await;
-    phone.join().await;
-    for seq in 1..=BATCHES {
-        phone
-            .send(
-                "rr_intervals",
-                json!({"rr": vec![700.0; BEATS], "endedAt": now_ms(), "seq": seq}),
-            )
-            .await;
-        assert_eq!(phone.expect("rr_ack").await["seq"], seq);
+    let batches_per_phone = BATCHES / PHONES;
+    for index in 0..PHONES {
+        let mut phone = WsClient::connect(&format!(
+            "ws://127.0.0.1:{}/ws?userId=phone-d{index}",
+            hub.port
+        ))
+        .await;
+        phone.join().await;
+        // 48 s per batch, the last one ending two seconds ago.
+        let first_end = now_ms() - 2_000 - (batches_per_phone - 1) * 48_000;
+        for batch in 0..batches_per_phone {
+            let seq = index * batches_per_phone + batch + 1;
+            phone
+                .send(
+                    "rr_intervals",
+                    json!({"rr": vec![200.0; BEATS], "endedAt": first_end + batch * 48_000, "seq": seq}),
+                )
+                .await;
+            assert_eq!(phone.expect("rr_ack").await["seq"], seq);
+        }
     }
     let stopped = hub.stop();
     assert!(stopped.exit.success(), "{}", stopped.log);

@@ -21,7 +21,8 @@ async fn an_engine_panic_turns_health_red_exits_non_zero_and_a_restart_resumes_t
         phone
             .send(
                 "rr_intervals",
-                json!({"rr": vec![810.0; 12], "endedAt": now_ms(), "seq": seq}),
+                // Consecutive 10 s batches of the last few minutes: none overlaps another.
+                json!({"rr": vec![810.0; 12], "endedAt": now_ms() - 200_000 + seq * 10_000, "seq": seq}),
             )
             .await;
         assert_eq!(phone.expect("rr_ack").await["seq"], seq);
@@ -83,14 +84,14 @@ async fn an_engine_panic_turns_health_red_exits_non_zero_and_a_restart_resumes_t
     phone
         .send(
             "rr_intervals",
-            json!({"rr": vec![810.0; 12], "endedAt": now_ms(), "seq": 4}),
+            json!({"rr": vec![810.0; 12], "endedAt": now_ms() - 200_000 + 4 * 10_000, "seq": 4}),
         )
         .await;
     assert_eq!(phone.expect("rr_ack").await["seq"], 4);
     phone
         .send(
             "rr_intervals",
-            json!({"rr": vec![820.0; 12], "endedAt": now_ms(), "seq": 5}),
+            json!({"rr": vec![820.0; 12], "endedAt": now_ms() - 200_000 + 5 * 10_000, "seq": 5}),
         )
         .await;
     assert_eq!(phone.expect("rr_ack").await["seq"], 5);

@@ -6,6 +6,7 @@
 
 mod access;
 mod analyze;
+mod attacks;
 mod central_sync;
 mod crowd;
 mod faults;

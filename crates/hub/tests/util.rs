@@ -59,6 +59,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         },
         mdns: None,
         max_participants: None,
+        caps: synchub::server::caps::CapsConfig::default(),
         central_sync: None,
         sync_timeout: None,
         ble: false,
@@ -139,6 +140,21 @@ impl WsClient {
             .send(Message::binary(bytes))
             .await
             .expect("the frame is sent");
+    }
+
+    /// Starts a masked text frame whose header announces `announced` bytes and sends the first
+    /// `sent` of them, straight onto the socket: a client about to send a huge frame.
+    pub async fn send_frame_start(&mut self, announced: u64, sent: usize) {
+        use tokio::io::AsyncWriteExt as _;
+        let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = self.stream.get_mut() else {
+            unreachable!("tests use plain ws://");
+        };
+        let mut frame = vec![0x81, 0x80 | 127];
+        frame.extend_from_slice(&announced.to_be_bytes());
+        frame.extend_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+        frame.resize(frame.len() + sent, b'x' ^ 0x12);
+        // The hub may close before taking it all; what it answered is read after.
+        let _ = tcp.write_all(&frame).await;
     }
 
     /// The next event, or `None` when the connection closed.
@@ -380,6 +396,11 @@ impl HubProcess {
     /// The hub's data directory.
     pub fn data_dir(&self) -> &Path {
         self.dir.as_ref().expect("the data directory").path()
+    }
+
+    /// The hub's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the hub logged so far.

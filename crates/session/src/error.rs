@@ -41,6 +41,12 @@ pub enum EngineError {
         oldest_age_ms: f64,
         newest_ahead_ms: f64,
     },
+    /// A batch whose new beats would put the participant's beat time more than the slack
+    /// ahead of the hub's clock: beats sent faster than a heart beats.
+    #[error(
+        "beats arrive faster than time passes: this batch would reach {ahead_ms:.0} ms ahead of the hub's clock (limit 10000 ms); send it again later"
+    )]
+    BeatsOutrunTime { ahead_ms: f64 },
     /// An RR value that can never be a heartbeat (NaN, infinite, not positive, > 60 s).
     #[error("rr[{index}] is not a heartbeat: {reason}")]
     InvalidRr { index: usize, reason: InvalidRr },
@@ -77,6 +83,7 @@ impl EngineError {
             Self::UnknownSession => "unknown_session",
             Self::SessionInProgress => "session_in_progress",
             Self::StaleBeats { .. } => "stale_beats",
+            Self::BeatsOutrunTime { .. } => "rate_limited",
             Self::InvalidRr { .. } | Self::InvalidScore { .. } | Self::InvalidPacer { .. } => {
                 "invalid_payload"
             }

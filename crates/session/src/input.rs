@@ -69,6 +69,9 @@ pub enum RrOutcome {
         out_of_order: usize,
         /// New 5-second scores this batch produced.
         new_scores: usize,
+        /// Leading beats dropped because they repeat beats this participant sent before
+        /// (an overlapping or resent batch, with or without `seq`).
+        repeated: usize,
     },
     /// A seq this participant already sent: dropped (re-acknowledged if already durable).
     Duplicate,

@@ -90,6 +90,7 @@
 //!   1 Hz tick (plus an O(n) median selection) and once per 5 s synchrony round.
 //! - **Deterministic**: the same config, seed and inputs give the same effects, in order.
 
+mod beat_clock;
 mod effect;
 mod engine;
 mod error;
@@ -102,6 +103,7 @@ mod running;
 pub mod schedule;
 mod timing;
 
+pub use beat_clock::{BEAT_REACH_SLACK_MS, MIN_BEAT_COST_MS, SAME_BEAT_WITHIN_MS};
 pub use effect::{
     Audience, Broadcast, Contribution, Message, MessageBody, Pacer, PersonalFeedback, Petal,
     PhaseChange, RoomSnapshot, SessionInfo, SessionJoined,

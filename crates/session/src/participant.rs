@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use synchub_hrv::{CoherencePhase, Quality, StreamingAnalyzer};
 
+use crate::beat_clock::BeatClock;
 use crate::ids::{ParticipantId, ResumeToken};
 use crate::record::{DeviceKind, IntentionCategory, ParticipantRow, ScoreSource};
 use crate::timing::FEEDBACK_INTERVAL_MS;
@@ -173,6 +174,7 @@ pub(crate) struct Participant {
     /// Created on the first RR batch: score-only clients never pay for one.
     pub analyzer: Option<Box<StreamingAnalyzer>>,
     pub seqs: SeqLog,
+    pub beat_clock: BeatClock,
     pub latest: Option<LatestScore>,
     /// Highest score that was not low quality.
     pub peak: Option<f64>,
@@ -196,6 +198,7 @@ impl Participant {
             clock: ClockOffset::default(),
             analyzer: None,
             seqs: SeqLog::default(),
+            beat_clock: BeatClock::default(),
             latest: None,
             peak: None,
             high_secs: 0.0,

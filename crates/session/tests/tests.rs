@@ -1,5 +1,6 @@
 //! The session engine's specification, as runnable scenarios on a virtual clock.
 
+mod floods;
 mod manual;
 mod memory;
 mod participants;

@@ -1,4 +1,5 @@
-// How participants find the room: the room code in large type, the join URL, and its QR code.
+// How participants find the room: the room code in large type, the join URL, and its QR code;
+// and, when the room has reached its participant limit, that new phones are being turned away.
 import { useMemo } from "preact/hooks";
 import type { HubInfo } from "../generated/rest.hub_info";
 import { qrPath } from "../lib/qr";
@@ -23,6 +24,12 @@ export function JoinCard(props: { hub: HubInfo }) {
           <path d={qr.d} fill="#000" />
         </svg>
       </div>
+      {hub.capacity.full && (
+        <p class="problem" role="alert" data-testid="room-full">
+          The room is full: {hub.capacity.participants} of {hub.capacity.maxParticipants} participants. New phones are
+          turned away until someone leaves (raise the limit with <code>--max-participants</code>).
+        </p>
+      )}
     </section>
   );
 }

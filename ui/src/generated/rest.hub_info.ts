@@ -28,6 +28,7 @@ export type SyncState = "disabled" | "never" | "idle" | "running" | "failed";
  * GET /api/hub response (facilitator).
  */
 export interface HubInfo {
+  capacity: RoomCapacity;
   /**
    * `http://<lan-ip>:<port>/join?room=<code>`, shown as a QR code.
    */
@@ -47,6 +48,23 @@ export interface HubInfo {
    * Hub version (semver).
    */
   version: string;
+}
+/**
+ * How full the room is.
+ */
+export interface RoomCapacity {
+  /**
+   * The limit is reached: new phones are refused with `session_full`.
+   */
+  full: boolean;
+  /**
+   * Most participants in one session (`serve --max-participants`); absent: no limit.
+   */
+  maxParticipants?: number | null;
+  /**
+   * Participants in the current session, those inside their resume grace included.
+   */
+  participants: number;
 }
 /**
  * The schedule in force.
@@ -214,6 +232,26 @@ export interface PhaseSecs1 {
    * Preparation, s (original: 30).
    */
   preparation: number;
+}
+/**
+ * The room's participant limit and how close the session is to it (part of `GET /api/hub`).
+ *
+ * This interface was referenced by `HubInfo`'s JSON-Schema
+ * via the `definition` "RoomCapacity".
+ */
+export interface RoomCapacity1 {
+  /**
+   * The limit is reached: new phones are refused with `session_full`.
+   */
+  full: boolean;
+  /**
+   * Most participants in one session (`serve --max-participants`); absent: no limit.
+   */
+  maxParticipants?: number | null;
+  /**
+   * Participants in the current session, those inside their resume grace included.
+   */
+  participants: number;
 }
 /**
  * `PUT /api/schedule` body, and the `schedule` part of `HubInfo` (`GET /api/hub`).

@@ -101,6 +101,7 @@ fn demo_config(
         },
         mdns: (!args.no_mdns).then_some(MdnsScope::LoopbackOnly),
         max_participants: None,
+        caps: crate::server::caps::CapsConfig::default(),
         central_sync: None,
         sync_timeout: None,
         ble: false,

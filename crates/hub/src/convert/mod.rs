@@ -102,6 +102,7 @@ pub fn engine_error_code(error: &domain::EngineError) -> wire::ErrorCode {
         domain::EngineError::SessionFull { .. } => wire::ErrorCode::SessionFull,
         domain::EngineError::UnknownParticipant(_) => wire::ErrorCode::NotJoined,
         domain::EngineError::StaleBeats { .. } => wire::ErrorCode::StaleBeats,
+        domain::EngineError::BeatsOutrunTime { .. } => wire::ErrorCode::RateLimited,
         domain::EngineError::UnknownSession => wire::ErrorCode::NotFound,
         domain::EngineError::SessionInProgress | domain::EngineError::WrongPhase(_) => {
             wire::ErrorCode::Conflict

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::encoded::Encoded;
 use crate::guessing::GuessCharge;
 use crate::peer::{ConnId, Peer};
+use crate::peer::{AddressKey, ConnId, Peer};
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct Identity {
     /// When it hears the group's figures: every tick, or the original clients' cadence (it
     /// announced no protocol version).
     pub cadence: Cadence,
+    /// The client's network address as a keyed hash, for the participants-per-address cap;
+    /// `None` when the address is not capped (loopback, a hub-read strap).
+    pub address: Option<AddressKey>,
 }
 
 /// A client's request for an answer to the input it sent (a Socket.IO acknowledgement). The

@@ -48,7 +48,7 @@ pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, Roo
 use crate::clock::Clock;
 use crate::guessing::GuessCharge;
 use crate::metrics::Metrics;
-use crate::peer::{ConnId, Peer};
+use crate::peer::{AddressKey, ConnId, Peer};
 use crate::room::RoomSettings;
 
 /// Capacity of the engine's input channel. Connection handlers wait when it is full, which
@@ -61,6 +61,8 @@ struct Conn {
     role: Role,
     pseudonym: String,
     resume_token: Option<ResumeToken>,
+    /// For the participants-per-address cap (`None`: not capped).
+    address: Option<AddressKey>,
     participant: Option<ParticipantId>,
     /// `resumeToken` of this connection's participant, for a repeated `join_session`.
     issued_token: Option<ResumeToken>,
@@ -104,6 +106,10 @@ pub struct EngineTask {
     /// Original clients whose `update_coherence` was accepted in the burst being handled: they
     /// get the group's figures at the burst's end.
     score_answers: Vec<ConnId>,
+    /// Participants of the current session joined from a capped address, and that address.
+    joined_from: HashMap<ParticipantId, AddressKey>,
+    /// Most participants one address may have in the session (0: no limit).
+    participants_per_address: u32,
 }
 
 impl std::fmt::Debug for EngineTask {
@@ -143,6 +149,8 @@ impl EngineTask {
             claims: HashMap::new(),
             clock_watch: run::ClockWatch::new(&clock),
             score_answers: Vec::new(),
+            joined_from: HashMap::new(),
+            participants_per_address: 0,
         };
         // Records from opening (rolling) or restoring a session go out before anything else.
         task.drain();
@@ -155,5 +163,10 @@ impl EngineTask {
             },
             receiver,
         )
+    }
+
+    /// Caps the participants one address may have in a session (0: no limit).
+    pub fn cap_participants_per_address(&mut self, limit: u32) {
+        self.participants_per_address = limit;
     }
 }

@@ -3,6 +3,7 @@
 //! leaves, closes. Each input is routed to the engine as the participant its connection holds;
 //! a refusal goes back to that connection as an `error` event.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use synchub_protocol::{ErrorCode, ErrorEvent, HubEvent, Role};
@@ -14,7 +15,7 @@ use crate::client_input::{ClientInput, JoinFields};
 use crate::convert;
 use crate::encoded::Encoded;
 use crate::metrics::Metrics;
-use crate::peer::{ConnId, Peer};
+use crate::peer::{AddressKey, ConnId, Peer};
 
 impl EngineTask {
     pub(super) fn open(&mut self, conn: ConnId, peer: Arc<dyn Peer>, identity: Identity) {
@@ -26,6 +27,7 @@ impl EngineTask {
                 role: identity.role,
                 pseudonym: identity.pseudonym,
                 resume_token,
+                address: identity.address,
                 participant: None,
                 issued_token: None,
                 clock_offset_ms: None,
@@ -79,6 +81,7 @@ impl EngineTask {
     /// the next session.
     pub(super) fn forget_session_participants(&mut self) {
         self.by_participant.clear();
+        self.joined_from.clear();
         self.spent_tokens.clear();
         for conn in self.conns.values_mut() {
             conn.participant = None;
@@ -184,12 +187,52 @@ impl EngineTask {
             self.attach(conn, participant);
             return Ok(());
         }
+        let address = entry.address;
         let request = convert::join_request(join, entry.pseudonym.clone(), entry.clock_offset_ms);
+        if let Some(address) = address {
+            self.check_address_share(address)?;
+        }
         let participant = self
             .engine
             .handle_join(now, request)
             .map_err(|error| engine_error(&error))?;
+        if let Some(address) = address {
+            self.joined_from.insert(participant, address);
+        }
         self.attach(conn, participant);
+        Ok(())
+    }
+
+    /// Refuses a new participant from `address` when it already has its share of the
+    /// session's participants (joined, or inside their resume grace).
+    fn check_address_share(&mut self, address: AddressKey) -> Result<(), ErrorEvent> {
+        let limit = self.participants_per_address;
+        if limit == 0 {
+            return Ok(());
+        }
+        let count = |joined_from: &HashMap<ParticipantId, AddressKey>| {
+            joined_from.values().filter(|key| **key == address).count()
+        };
+        if count(&self.joined_from) >= limit as usize {
+            // Only now look at who is still in the session (left and closed ones free their
+            // place): rare, so joins stay O(1) however large the room.
+            let present: HashSet<ParticipantId> = self
+                .engine
+                .participants()
+                .map(|view| view.participant_id)
+                .collect();
+            self.joined_from
+                .retain(|participant, _| present.contains(participant));
+        }
+        if count(&self.joined_from) >= limit as usize {
+            Metrics::increment(&self.metrics.connections_refused);
+            return Err(ErrorEvent {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "join_session: {limit} participants have already joined from this network address; leave one first"
+                ),
+            });
+        }
         Ok(())
     }
 

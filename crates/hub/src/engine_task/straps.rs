@@ -57,6 +57,7 @@ impl EngineTask {
                 role: Role::Participant,
                 pseudonym,
                 resume_token: None,
+                address: None,
                 participant: None,
                 issued_token: None,
                 clock_offset_ms: None,

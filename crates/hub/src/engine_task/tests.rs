@@ -21,7 +21,7 @@ use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
 use crate::metrics::Metrics;
-use crate::peer::{ConnId, Peer, SendFailure};
+use crate::peer::{AddressKey, ConnId, Peer, SendFailure};
 use crate::room::RoomSettings;
 
 /// 2026-01-01 10:00:00 UTC: a whole quarter hour, where a rolling slot starts.
@@ -51,6 +51,11 @@ struct Room {
 
 impl Room {
     fn open(schedule: ScheduleConfig, writer: WriterConfig) -> Room {
+        Room::open_capped(schedule, writer, 0)
+    }
+
+    /// A room where one address may have `per_address` participants (0: no limit).
+    fn open_capped(schedule: ScheduleConfig, writer: WriterConfig, per_address: u32) -> Room {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Store::open(&DataDir::new(dir.path()), writer).expect("the store opens");
         let clock = Clock::manual(TEN_O_CLOCK_MS);
@@ -64,7 +69,7 @@ impl Room {
             code: None,
         });
         let metrics = Arc::new(Metrics::default());
-        let (task, handle, inputs) = EngineTask::new(
+        let (mut task, handle, inputs) = EngineTask::new(
             engine,
             clock.clone(),
             room,
@@ -72,6 +77,7 @@ impl Room {
             store.health().clone(),
             metrics.clone(),
         );
+        task.cap_participants_per_address(per_address);
         tokio::spawn(task.run(inputs));
         Room {
             handle,
@@ -92,11 +98,27 @@ impl Room {
 
     /// A participant's connection of the hub's own kind (1 Hz figures), open but not joined.
     async fn connect(&self, conn: ConnId) -> Phone {
-        self.connect_with(conn, Cadence::EveryTick).await
+        self.connect_as(conn, Cadence::EveryTick, None).await
     }
 
     /// A participant's connection with `cadence`, open but not joined.
     async fn connect_with(&self, conn: ConnId, cadence: Cadence) -> Phone {
+        self.connect_as(conn, cadence, None).await
+    }
+
+    /// A participant's connection from `address` (`None`: an uncapped one), open but not
+    /// joined.
+    async fn connect_from(&self, conn: ConnId, address: Option<AddressKey>) -> Phone {
+        self.connect_as(conn, Cadence::EveryTick, address).await
+    }
+
+    /// A participant's connection with `cadence` from `address`, open but not joined.
+    async fn connect_as(
+        &self,
+        conn: ConnId,
+        cadence: Cadence,
+        address: Option<AddressKey>,
+    ) -> Phone {
         let (sent, received) = mpsc::unbounded_channel();
         let identity = Identity {
             role: Role::Participant,
@@ -107,6 +129,7 @@ impl Room {
             pseudonym: format!("{conn:064x}"),
             resume_token: None,
             cadence,
+            address,
         };
         self.handle
             .inputs
@@ -213,11 +236,20 @@ impl Phone {
     /// A batch of `rr_ms` beats ending now, with the next sequence number; `Ok(seq)` when the
     /// engine task took it, else the `error` it answered with.
     async fn beats(&mut self, rr_ms: Vec<f64>) -> Result<u64, Value> {
+        self.beats_ending(rr_ms, None).await
+    }
+
+    /// A batch whose last beat ended at `ended_at_ms` (hub time; `None`: now).
+    async fn beats_ending(
+        &mut self,
+        rr_ms: Vec<f64>,
+        ended_at_ms: Option<f64>,
+    ) -> Result<u64, Value> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let batch = RrBatch {
             rr_ms,
-            ended_at_client_ms: None,
+            ended_at_client_ms: ended_at_ms,
             seq: Some(seq),
         };
         match self.ask(ClientInput::Beats(batch), &["error"]).await {
@@ -274,6 +306,40 @@ fn manual_hour() -> ScheduleConfig {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_address_joins_at_most_its_share_of_participants() {
+    let room = Room::open_capped(manual_hour(), WriterConfig::default(), 2);
+    room.start_session().await;
+    let shared = Some(AddressKey(7));
+    let first = room.connect_from(1, shared).await;
+    first.join().await;
+    room.connect_from(2, shared).await.join().await;
+    let third = room.connect_from(3, shared).await;
+    let join = || {
+        ClientInput::Join(JoinFields {
+            intention: None,
+            research_consent: None,
+            device: DeviceKind::Sim,
+        })
+    };
+    let refused = third.ask(join(), &["session_joined", "error"]).await;
+    let Answer::Event(refusal) = refused else {
+        panic!("no answer to the third join: {refused:?}");
+    };
+    assert_eq!(refusal.name, "error");
+    assert_eq!(payload(&refusal)["code"], "rate_limited", "{refusal:?}");
+    // Another address is not affected, nor an uncapped one.
+    room.connect_from(4, Some(AddressKey(8))).await.join().await;
+    room.connect_from(5, None).await.join().await;
+    // A participant who leaves frees the address's place.
+    first.ask(ClientInput::Leave, &["error"]).await;
+    let admitted = third.ask(join(), &["session_joined", "error"]).await;
+    assert!(
+        matches!(&admitted, Answer::Event(event) if event.name == "session_joined"),
+        "{admitted:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_rr_ack_waits_for_the_stores_commit_report() {
     let room = Room::open(manual_hour(), WriterConfig::default());
     room.start_session().await;
@@ -323,7 +389,11 @@ async fn a_full_store_queue_holds_records_in_order_and_refuses_beats_until_it_ca
         .expect("the write lock is free");
     let mut taken = Vec::new();
     let refusal = loop {
-        match phone.beats(vec![800.0]).await {
+        // One beat a second of the last minutes: the clock stands still here, and batches
+        // that all ended "now" would be the same beat sent again.
+        #[allow(clippy::cast_precision_loss)]
+        let ended_at_ms = (TEN_O_CLOCK_MS - 100_000) as f64 + 1_000.0 * taken.len() as f64;
+        match phone.beats_ending(vec![800.0], Some(ended_at_ms)).await {
             Ok(seq) => taken.push(seq),
             Err(refusal) => break refusal,
         }

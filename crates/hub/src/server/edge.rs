@@ -59,7 +59,19 @@ pub fn admit(
             .resume_token
             .as_deref()
             .and_then(ResumeToken::from_hex),
+        address: state.caps.address_key(ip),
     })
+}
+
+/// The refusal of a display over the room's display cap.
+pub fn too_many_displays(state: &AppState) -> ErrorEvent {
+    ErrorEvent {
+        code: ErrorCode::RateLimited,
+        message: format!(
+            "the hub already serves {} displays; close one (or raise --max-displays)",
+            state.caps.config.displays
+        ),
+    }
 }
 
 /// Refuses a message of `len_bytes` that is too large, or that exceeds the connection's rate.

@@ -6,13 +6,16 @@
 
 pub mod admin;
 pub mod auth;
+pub mod caps;
 pub mod edge;
 pub mod error;
 pub mod export_files;
 pub mod export_zip;
 pub mod guards;
 pub mod health;
+pub mod listen;
 pub mod me;
+pub mod origin;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
@@ -65,6 +68,8 @@ pub struct Shared {
     pub straps: Arc<crate::straps::StrapRoom>,
     /// Under this much free space on the data directory's disk `/health` is red.
     pub min_free_disk_bytes: u64,
+    /// Connections and participants per address, displays.
+    pub caps: Arc<caps::Caps>,
     next_conn: AtomicU64,
 }
 
@@ -82,6 +87,7 @@ impl AppState {
         central: Arc<crate::central::CentralControl>,
         straps: Arc<crate::straps::StrapRoom>,
         min_free_disk_bytes: u64,
+        caps: Arc<caps::Caps>,
     ) -> Self {
         AppState(Arc::new(Shared {
             engine,
@@ -96,6 +102,7 @@ impl AppState {
             central,
             straps,
             min_free_disk_bytes,
+            caps,
             next_conn: AtomicU64::new(1),
         }))
     }
@@ -201,11 +208,19 @@ pub fn app(state: AppState) -> Router {
             synchub_protocol::limits::MAX_FRAME_BYTES,
         ))
         .layer(socketio_layer)
+        // Outside Socket.IO's layer, so a foreign page's Socket.IO request is refused too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::require_own_origin,
+        ))
         .layer(cors)
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            origin::content_security_policy(&state.allowed_origins),
+        ))
         .layer(
             // Method and path only: query strings can carry user ids and room codes.
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -235,6 +250,3 @@ async fn inject_engine_panic(
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
-
-/// A content security policy for the hub's own pages: scripts and sockets from the hub only.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use synchub_protocol::rest::{
     HubInfo, PacerRequest, ParticipantList, ResearchExportBody, ResearchStats, ResearchStatsBody,
-    Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SyncSettingsRequest, SyncStatus,
+    RoomCapacity, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SyncSettingsRequest,
+    SyncStatus,
 };
 use synchub_protocol::{ErrorCode, SessionPhase};
 use synchub_session::SessionId;
@@ -143,7 +144,20 @@ pub async fn hub_info(State(state): State<AppState>) -> Json<HubInfo> {
         schedule,
         store: super::health::store_status(&state),
         sync: state.central.status(),
+        capacity: capacity(&state),
     })
+}
+
+/// The participant limit and the session's count against it.
+fn capacity(state: &AppState) -> RoomCapacity {
+    let participants =
+        u32::try_from(state.engine.view.borrow().participants.len()).unwrap_or(u32::MAX);
+    let max_participants = state.caps.max_participants;
+    RoomCapacity {
+        max_participants,
+        participants,
+        full: max_participants.is_some_and(|limit| participants >= limit),
+    }
 }
 
 /// `PUT /api/sync {databaseUrl, everySecs?}`: where stored sessions go from now on (`null`: off).

@@ -18,7 +18,7 @@ use socketioxide::layer::SocketIoLayer;
 use synchub_protocol::{ClientEvent, ErrorCode, ErrorEvent, Handshake, HubEvent, Role};
 use tokio::sync::{mpsc, oneshot};
 
-use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route};
+use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route, too_many_displays};
 use super::guards::RateLimit;
 use super::{AppState, client_ip};
 use crate::encoded::Encoded;
@@ -26,19 +26,28 @@ use crate::engine_task::{Answer, Input, Reply};
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer, SendFailure};
 
-/// Engine.IO packets up to this size are read (bigger messages get `too_large` and the
-/// connection stays open); beyond it Engine.IO closes the connection.
-const MAX_READ_BYTES: u64 = 2 * 1024 * 1024;
+/// Engine.IO packets up to this size are read (events over 64 KiB get `too_large` and the
+/// connection stays open); a WebSocket frame or message announcing more is refused from its
+/// header and Engine.IO closes the connection, as the reference Socket.IO server does beyond
+/// its `maxHttpBufferSize`. socketioxide's own default would read 64 MiB per message.
+const MAX_READ_BYTES: usize = 2 * synchub_protocol::limits::MAX_FRAME_BYTES;
+
+/// A client must finish its Socket.IO connect (after Engine.IO's open) within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the Socket.IO layer and registers the connection handler on `state`.
 pub fn layer(state: AppState) -> SocketIoLayer {
     let (layer, io) = SocketIo::builder()
-        .max_payload(MAX_READ_BYTES)
+        .max_payload(MAX_READ_BYTES as u64)
+        .ws_max_message_size(MAX_READ_BYTES)
+        .ws_max_frame_size(MAX_READ_BYTES)
+        .connect_timeout(CONNECT_TIMEOUT)
         // socketioxide's default is 128 queued packets per socket; a full queue makes the hub
         // close the connection as a slow reader. At 2 000 participants that closed ~12 % of
         // Socket.IO connections (`synchub_slow_client_disconnects_total`) whose writers were
         // merely descheduled for a moment. Same allowance as a `/ws` outbox.
         .max_buffer_size(OUTBOX_CAPACITY)
+        // Engine.IO's heartbeat: a client that answers no ping for 10 s is disconnected.
         .ping_interval(Duration::from_secs(10))
         .ping_timeout(Duration::from_secs(10))
         .build_layer();
@@ -249,8 +258,15 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
         Ok(identity) => identity,
         Err(error) => return refuse(error),
     };
-    let conn = state.next_conn_id();
     let role = identity.role;
+    if role == Role::Display {
+        match state.caps.display() {
+            // The display's place lives as long as the socket (its extensions).
+            Some(permit) => socket.extensions.insert(Arc::new(permit)),
+            None => return refuse(too_many_displays(&state)),
+        };
+    }
+    let conn = state.next_conn_id();
     let opened = Input::Open {
         conn,
         peer: Arc::new(SocketIoPeer(socket.clone())),

@@ -8,27 +8,51 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
-use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, HubEvent, Role};
-use tokio::sync::mpsc;
+use synchub_protocol::limits::MAX_FRAME_BYTES;
+use synchub_protocol::{
+    ClientEvent, DecodeError, ErrorCode, ErrorEvent, Handshake, HubEvent, Role,
+};
+use tokio::sync::{mpsc, oneshot};
 
-use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route};
+use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route, too_many_displays};
 use super::guards::RateLimit;
+use super::listen::HeldPermit;
 use super::{AppState, client_ip};
 use crate::encoded::Encoded;
 use crate::engine_task::Input;
 use crate::metrics::Metrics;
 use crate::peer::{ConnId, Peer, SendFailure};
 
-/// Frames up to this size are read (and refused with `too_large` when over 64 KiB, the
-/// connection staying open); larger ones end the connection, so a client cannot make the
-/// hub buffer without bound.
-const MAX_READ_BYTES: usize = 2 * 1024 * 1024;
+/// A frame whose header announces more than this is refused from its length, before its
+/// payload is read: the client gets `too_large` and the connection closes. So no connection
+/// makes the hub buffer more than one 64 KiB frame, however many announce huge ones.
+const MAX_READ_BYTES: usize = MAX_FRAME_BYTES;
+
+/// A client that gives its handshake as a first `hello` (or any first event) has this long
+/// to send it; a connection that upgrades and stays silent is closed.
+pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The hub pings every `/ws` connection this often (WebSocket libraries answer by themselves).
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A connection from which nothing arrives for this long — no event, no pong — is gone (a phone
+/// that left the Wi-Fi, a half-open socket) and is closed: two pings unanswered.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// One frame's write may take this long; a client that does not read its socket stalls the
+/// write, and is then disconnected rather than holding the writer forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the hub's close frame, the connection is held this long so the client reads the
+/// frames before it (`too_large`, `bad_room_code`) rather than a reset.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
 /// Initial capacity of a connection's read buffer. The WebSocket library's default is 128 KiB,
 /// reserved for every connection up front: 10 000 phones held 1.2 GiB of buffers for frames
@@ -70,11 +94,16 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let ip = client_ip(&parts.extensions);
+    // The connection's place in its address's count lives as long as the socket.
+    let permit = parts.extensions.get::<HeldPermit>().cloned();
     upgrade
         .max_message_size(MAX_READ_BYTES)
         .max_frame_size(MAX_READ_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| connection(state, socket, ip, query))
+        .on_upgrade(move |socket| async move {
+            connection(state, socket, ip, query).await;
+            drop(permit);
+        })
 }
 
 fn has_handshake_fields(query: &str) -> bool {
@@ -86,28 +115,62 @@ fn has_handshake_fields(query: &str) -> bool {
 
 async fn connection(state: AppState, socket: WebSocket, ip: IpAddr, query: Option<String>) {
     let conn = state.next_conn_id();
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::channel::<WsOut>(OUTBOX_CAPACITY);
-    let writer = tokio::spawn(async move {
-        while let Some(out) = outgoing.recv().await {
-            let result = match out {
-                WsOut::Text(frame) => sink.send(Message::Text(frame)).await,
-                WsOut::Close => {
-                    let _ = sink.send(Message::Close(None)).await;
-                    break;
-                }
-            };
-            if result.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let (outbox, outgoing) = mpsc::channel::<WsOut>(OUTBOX_CAPACITY);
+    // Dropped when the writer ends (a stuck write, a closed socket): the reader stops too.
+    let (writer_alive, writer_gone) = oneshot::channel::<()>();
+    let writer = tokio::spawn(write(state.clone(), sink, outgoing, writer_alive));
     Metrics::increment(&state.metrics.ws_connections);
-    run(&state, conn, &mut stream, &outbox, ip, query.as_deref()).await;
+    let reader = Reader {
+        state: &state,
+        conn,
+        stream: &mut stream,
+        outbox: &outbox,
+        writer_gone,
+    };
+    reader.run(ip, query.as_deref()).await;
     Metrics::decrement(&state.metrics.ws_connections);
     drop(outbox);
     let _ = writer.await;
+}
+
+/// A connection's writer: drains the outbox, pings every [`PING_INTERVAL`], gives each write
+/// [`WRITE_TIMEOUT`]; after a close frame it lingers briefly, then closes the socket.
+async fn write(
+    state: AppState,
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outgoing: mpsc::Receiver<WsOut>,
+    _alive: oneshot::Sender<()>,
+) {
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    loop {
+        let message = tokio::select! {
+            out = outgoing.recv() => match out {
+                Some(WsOut::Text(frame)) => Message::Text(frame),
+                Some(WsOut::Close) => {
+                    if let Ok(Ok(())) =
+                        tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(None))).await
+                    {
+                        tokio::time::sleep(CLOSE_LINGER).await;
+                    }
+                    break;
+                }
+                None => break,
+            },
+            _ = ping.tick() => Message::Ping(axum::body::Bytes::new()),
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                Metrics::increment(&state.metrics.timeouts);
+                tracing::debug!("a /ws client stopped reading; closing it");
+                break;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
 }
 
 /// Sends an error straight from the edge (not through the engine).
@@ -137,86 +200,157 @@ fn decode(message: &Message, limit: &mut RateLimit) -> Option<Result<ClientEvent
     Some(result().map_err(|error| error.to_error_event()))
 }
 
-async fn run(
-    state: &AppState,
+/// A connection's reading side: the socket's stream, the outbox to answer through, and the
+/// writer's end (a stuck write ends the reader as well).
+struct Reader<'a> {
+    state: &'a AppState,
     conn: ConnId,
-    stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    outbox: &mpsc::Sender<WsOut>,
-    ip: IpAddr,
-    query: Option<&str>,
-) {
-    let mut limit = RateLimit::per_connection();
-    let mut first_event = None;
-    let handshake = match query.filter(|query| has_handshake_fields(query)) {
-        Some(query) => match Handshake::from_query(query) {
-            Ok(handshake) => handshake,
+    stream: &'a mut futures_util::stream::SplitStream<WebSocket>,
+    outbox: &'a mpsc::Sender<WsOut>,
+    writer_gone: oneshot::Receiver<()>,
+}
+
+impl Reader<'_> {
+    /// The next message, waiting until `deadline`; `None` when the connection is over (closed,
+    /// reset, silent past the deadline, its writer gone, or a frame over the limit — answered
+    /// `too_large` and closed).
+    async fn next(&mut self, deadline: tokio::time::Instant) -> Option<Message> {
+        let received = tokio::select! {
+            received = tokio::time::timeout_at(deadline, self.stream.next()) => received,
+            _ = &mut self.writer_gone => return None,
+        };
+        match received {
+            Err(_) => {
+                Metrics::increment(&self.state.metrics.timeouts);
+                let _ = self.outbox.try_send(WsOut::Close);
+                None
+            }
+            Ok(None | Some(Ok(Message::Close(_)))) => None,
+            Ok(Some(Ok(message))) => Some(message),
+            Ok(Some(Err(error))) => {
+                if let Some(size) = announced_too_large(error) {
+                    send_error(
+                        self.state,
+                        self.outbox,
+                        ErrorEvent {
+                            code: ErrorCode::TooLarge,
+                            message: format!(
+                                "a frame of {size} bytes is over the {MAX_FRAME_BYTES}-byte limit; the connection closes"
+                            ),
+                        },
+                    );
+                    let _ = self.outbox.try_send(WsOut::Close);
+                }
+                None
+            }
+        }
+    }
+
+    async fn run(mut self, ip: IpAddr, query: Option<&str>) {
+        let state = self.state;
+        let conn = self.conn;
+        let outbox = self.outbox;
+        let mut limit = RateLimit::per_connection();
+        let mut first_event = None;
+        let handshake = match query.filter(|query| has_handshake_fields(query)) {
+            Some(query) => match Handshake::from_query(query) {
+                Ok(handshake) => handshake,
+                Err(error) => {
+                    send_error(state, outbox, error.to_error_event());
+                    let _ = outbox.try_send(WsOut::Close);
+                    return;
+                }
+            },
+            None => {
+                let deadline = tokio::time::Instant::now() + FIRST_FRAME_TIMEOUT;
+                loop {
+                    // Wait for the first event: `hello` carries the handshake; anything else
+                    // means an anonymous client, and that event is then handled after
+                    // admission.
+                    let Some(message) = self.next(deadline).await else {
+                        return;
+                    };
+                    match decode(&message, &mut limit) {
+                        None => continue,
+                        Some(Ok(ClientEvent::Hello(handshake))) => break handshake,
+                        Some(Ok(event)) => {
+                            first_event = Some(event);
+                            break Handshake::default();
+                        }
+                        Some(Err(error)) => send_error(state, outbox, error),
+                    }
+                }
+            }
+        };
+        let fallback_user_id = format!("ws-connection-{}", uuid::Uuid::new_v4());
+        let identity = match admit(state, &handshake, ip, &fallback_user_id) {
+            Ok(identity) => identity,
             Err(error) => {
-                send_error(state, outbox, error.to_error_event());
+                send_error(state, outbox, error);
                 let _ = outbox.try_send(WsOut::Close);
                 return;
             }
-        },
-        None => loop {
-            // Wait for the first event: `hello` carries the handshake; anything else means
-            // an anonymous client, and that event is then handled after admission.
-            let Some(Ok(message)) = stream.next().await else {
-                return;
-            };
-            if matches!(message, Message::Close(_)) {
-                return;
-            }
-            match decode(&message, &mut limit) {
-                None => continue,
-                Some(Ok(ClientEvent::Hello(handshake))) => break handshake,
-                Some(Ok(event)) => {
-                    first_event = Some(event);
-                    break Handshake::default();
+        };
+        let role = identity.role;
+        // A display's place among the room's displays, for as long as it is connected.
+        let _display = match role {
+            Role::Display => match state.caps.display() {
+                Some(permit) => Some(permit),
+                None => {
+                    send_error(state, outbox, too_many_displays(state));
+                    let _ = outbox.try_send(WsOut::Close);
+                    return;
                 }
-                Some(Err(error)) => send_error(state, outbox, error),
-            }
-        },
-    };
-    let fallback_user_id = format!("ws-connection-{}", uuid::Uuid::new_v4());
-    let identity = match admit(state, &handshake, ip, &fallback_user_id) {
-        Ok(identity) => identity,
-        Err(error) => {
-            send_error(state, outbox, error);
-            let _ = outbox.try_send(WsOut::Close);
+            },
+            Role::Participant => None,
+        };
+        let inputs = &state.engine.inputs;
+        let opened = Input::Open {
+            conn,
+            peer: Arc::new(WsPeer(outbox.clone())),
+            identity,
+        };
+        if inputs.send(opened).await.is_err() {
             return;
         }
-    };
-    let role = identity.role;
-    let inputs = &state.engine.inputs;
-    let opened = Input::Open {
-        conn,
-        peer: Arc::new(WsPeer(outbox.clone())),
-        identity,
-    };
-    if inputs.send(opened).await.is_err() {
-        return;
-    }
-    if let Some(event) = first_event
-        && !forward(state, conn, role, outbox, event).await
-    {
-        return;
-    }
-    while let Some(Ok(message)) = stream.next().await {
-        if matches!(message, Message::Close(_)) {
-            break;
+        if let Some(event) = first_event
+            && !forward(state, conn, role, outbox, event).await
+        {
+            return;
         }
-        let engine_running = match decode(&message, &mut limit) {
-            None => true,
-            Some(Ok(event)) => forward(state, conn, role, outbox, event).await,
-            Some(Err(error)) => {
-                send_error(state, outbox, error);
-                true
+        loop {
+            let deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
+            let Some(message) = self.next(deadline).await else {
+                break;
+            };
+            let engine_running = match decode(&message, &mut limit) {
+                None => true,
+                Some(Ok(event)) => forward(state, conn, role, outbox, event).await,
+                Some(Err(error)) => {
+                    send_error(state, outbox, error);
+                    true
+                }
+            };
+            if !engine_running {
+                break;
             }
-        };
-        if !engine_running {
-            break;
         }
+        let _ = inputs.send(Input::Closed { conn }).await;
     }
-    let _ = inputs.send(Input::Closed { conn }).await;
+}
+
+/// The announced size of a frame the WebSocket library refused from its header as over the
+/// limit; `None` for any other read error. axum's error wraps the library's (the version axum
+/// uses, which `tungstenite` in Cargo.toml must match; the oversized-frame test catches a
+/// mismatch).
+fn announced_too_large(error: axum::Error) -> Option<usize> {
+    match error.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size,
+            ..
+        })) => Some(*size),
+        _ => None,
+    }
 }
 
 /// Hands one event to the engine task (waiting while its queue is full) or answers it here;

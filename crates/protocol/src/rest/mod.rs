@@ -32,7 +32,8 @@ pub use sessions::{
     PhaseSecs, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SessionList,
 };
 pub use settings::{
-    AdminTokenBody, HubInfo, PacerRequest, StoreFaultInfo, StoreFaultKind, StoreStatus,
+    AdminTokenBody, HubInfo, PacerRequest, RoomCapacity, StoreFaultInfo, StoreFaultKind,
+    StoreStatus,
     SyncSettingsRequest, SyncState, SyncStatus, SyncTableProgress,
 };
 

@@ -205,6 +205,21 @@ pub struct HubInfo {
     pub store: StoreStatus,
     /// Central sync.
     pub sync: SyncStatus,
+    /// How full the room is.
+    pub capacity: RoomCapacity,
+}
+
+/// The room's participant limit and how close the session is to it (part of `GET /api/hub`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCapacity {
+    /// Most participants in one session (`serve --max-participants`); absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_participants: Option<u32>,
+    /// Participants in the current session, those inside their resume grace included.
+    pub participants: u32,
+    /// The limit is reached: new phones are refused with `session_full`.
+    pub full: bool,
 }
 
 /// `POST /api/admin-token/rotate` (facilitator): the new admin token. The token the request

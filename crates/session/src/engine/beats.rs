@@ -89,7 +89,9 @@ impl Engine {
     /// converted to hub time with the participant's clock offset (arrival time without it);
     /// each earlier beat ended one RR before the next. Order of checks: the participant, RR
     /// validity (`InvalidRr`), a duplicate `seq` (dropped; `rr_ack` again if already durable),
-    /// the time range (`StaleBeats`: older than 5 min or more than 5 s ahead). An accepted
+    /// the time range (`StaleBeats`: older than 5 min or more than 5 s ahead), the participant's
+    /// beat clock (`BeatsOutrunTime`; beats that repeat accepted ones are dropped, see
+    /// `beat_clock`). An accepted
     /// batch emits `Record::Beats` (raw values, out-of-range RR flagged as artifacts), feeds
     /// the participant's analyser and emits a `Metrics` record per new 5-second score.
     pub fn handle_rr_intervals(
@@ -138,9 +140,6 @@ impl Engine {
                 });
             }
         }
-        if let Some(seq) = batch.seq {
-            entry.seqs.insert_pending(seq);
-        }
         let mut beats = Vec::with_capacity(batch.rr_ms.len());
         let mut time_ms = first_ended_ms;
         for (index, &rr_ms) in batch.rr_ms.iter().enumerate() {
@@ -152,6 +151,27 @@ impl Engine {
                 rr_ms,
                 artifact: !(PHYSIOLOGICAL_RR_MS.0..=PHYSIOLOGICAL_RR_MS.1).contains(&rr_ms),
             });
+        }
+        let admission = entry
+            .beat_clock
+            .admit(beats.iter().map(|beat| (beat.time_ms, beat.rr_ms)), now_f64)
+            .map_err(|outrun| EngineError::BeatsOutrunTime {
+                ahead_ms: outrun.ahead_ms,
+            })?;
+        entry.beat_clock.apply(admission);
+        let repeated = admission.repeated;
+        beats.drain(..repeated);
+        if beats.is_empty() && batch.seq.is_none() {
+            return Ok(RrOutcome::Accepted {
+                out_of_order: 0,
+                new_scores: 0,
+                repeated,
+            });
+        }
+        if let Some(seq) = batch.seq {
+            // A batch whose beats were all stored before still goes to the store (empty), so
+            // its `rr_ack` follows the batches that did store them.
+            entry.seqs.insert_pending(seq);
         }
         // Taken out while the batch is analysed, so the participant's score can be updated
         // between results; put back below.
@@ -219,6 +239,7 @@ impl Engine {
         Ok(RrOutcome::Accepted {
             out_of_order,
             new_scores,
+            repeated,
         })
     }
 
