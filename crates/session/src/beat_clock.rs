@@ -4,10 +4,14 @@
 //! A heart beats about once a second, so a participant's beats can cover at most the time
 //! that has passed. Two rules make that hold whatever a client sends:
 //!
-//! - **Beat time only moves forward.** A beat at or before the last accepted beat (within
-//!   [`SAME_BEAT_WITHIN_MS`], the jitter of clock offsets between a batch and its resend) is a
-//!   repeat and is dropped, whether or not the batch carries a `seq`: overlapping batches store
-//!   each beat once.
+//! - **Beat time only moves forward for batches without a `seq`.** In such a batch a beat at or
+//!   before the last accepted beat (within [`SAME_BEAT_WITHIN_MS`], the jitter of clock offsets
+//!   between a batch and its resend) is a repeat and is dropped: overlapping batches store each
+//!   beat once. A batch *with* a new `seq` is kept whole even when it is older than beats
+//!   already accepted: it is a phone's resend of a batch the hub refused earlier (the store
+//!   could not write, the hub was busy) while newer batches went through, and dropping its
+//!   beats as repeats would acknowledge beats that were never stored. Its `seq` is what
+//!   deduplicates it; the reach below still bounds how many beats such batches can add.
 //! - **Beats cost time.** Each new beat spends at least [`MIN_BEAT_COST_MS`] of the
 //!   participant's beat time, even when its RR value is smaller, so a stream of tiny RR values
 //!   cannot pack thousands of beats into a second. The spent time (the *reach*) may not run
@@ -52,6 +56,15 @@ pub(crate) struct Admission {
     next: BeatClock,
 }
 
+/// Whether a batch's beats that repeat accepted ones are dropped: [`Repeats::Drop`] for a
+/// batch without a `seq`, [`Repeats::Keep`] for a batch with a new one (see the module's
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeats {
+    Drop,
+    Keep,
+}
+
 /// A batch whose new beats would make the participant's beat time outrun the hub's clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct OutrunsTime {
@@ -65,6 +78,7 @@ impl BeatClock {
     pub fn admit(
         &self,
         beats: impl IntoIterator<Item = (f64, f64)>,
+        repeats: Repeats,
         now_ms: f64,
     ) -> Result<Admission, OutrunsTime> {
         let mut next = *self;
@@ -73,7 +87,8 @@ impl BeatClock {
             // Times ascend: only a leading run of the batch can repeat accepted beats; after
             // the first new beat, every beat is new (a short RR inside a batch is an artifact,
             // stored like any beat).
-            if next == *self
+            if repeats == Repeats::Drop
+                && next == *self
                 && self
                     .last_beat_ms
                     .is_some_and(|last| time_ms <= last + SAME_BEAT_WITHIN_MS)
@@ -86,7 +101,8 @@ impl BeatClock {
                 Some(_) => (next.reach_ms + rr_ms.max(MIN_BEAT_COST_MS) - REACH_CATCH_UP * rr_ms)
                     .max(time_ms),
             };
-            next.last_beat_ms = Some(time_ms);
+            // A kept older batch never moves the last beat back.
+            next.last_beat_ms = Some(next.last_beat_ms.map_or(time_ms, |last| last.max(time_ms)));
         }
         let ahead_ms = next.reach_ms - now_ms;
         if next != *self && ahead_ms > BEAT_REACH_SLACK_MS {
@@ -115,32 +131,63 @@ mod tests {
     fn a_resent_batch_is_all_repeats_and_an_overlapping_one_only_adds_its_new_beats() {
         let mut clock = BeatClock::default();
         let first = beats(0.0, 1_000.0, 10);
-        let admitted = clock.admit(first.clone(), 10_000.0).unwrap();
+        let admitted = clock.admit(first.clone(), Repeats::Drop, 10_000.0).unwrap();
         assert_eq!(admitted.repeated, 0);
         clock.apply(admitted);
         // The same beats, their clock offset 40 ms later: all repeats.
         let shifted = first.iter().map(|&(time, rr)| (time + 40.0, rr));
-        let again = clock.admit(shifted, 10_000.0).unwrap();
+        let again = clock.admit(shifted, Repeats::Drop, 10_000.0).unwrap();
         assert_eq!(again.repeated, 10);
         clock.apply(again);
         // Beats 5..15: the first five repeat.
-        let overlapping = clock.admit(beats(5_000.0, 1_000.0, 10), 15_000.0).unwrap();
+        let overlapping = clock
+            .admit(beats(5_000.0, 1_000.0, 10), Repeats::Drop, 15_000.0)
+            .unwrap();
         assert_eq!(overlapping.repeated, 5);
+    }
+
+    #[test]
+    fn an_older_batch_with_a_new_seq_is_kept_whole_and_leaves_the_last_beat_where_it_was() {
+        let mut clock = BeatClock::default();
+        // Seconds 10–19 went through while the batch of seconds 0–9 was refused.
+        let newer = clock.admit(beats(10_000.0, 1_000.0, 10), Repeats::Keep, 20_000.0);
+        clock.apply(newer.unwrap());
+        let resent = clock
+            .admit(beats(0.0, 1_000.0, 10), Repeats::Keep, 21_000.0)
+            .expect("a resend of refused beats is not a flood");
+        assert_eq!(resent.repeated, 0, "every beat of the resend is stored");
+        clock.apply(resent);
+        let without_seq = clock
+            .admit(beats(19_000.0, 1_000.0, 3), Repeats::Drop, 22_000.0)
+            .unwrap();
+        assert_eq!(without_seq.repeated, 1, "the last beat is still second 19");
     }
 
     #[test]
     fn tiny_rr_values_cannot_pack_beats_faster_than_time() {
         let mut clock = BeatClock::default();
         // 60 beats of 1 ms right now: they cost 12 s of beat time.
-        let refused = clock.admit(beats(0.0, 1.0, 60), 0.0).unwrap_err();
+        let refused = clock
+            .admit(beats(0.0, 1.0, 60), Repeats::Drop, 0.0)
+            .unwrap_err();
         assert!(refused.ahead_ms > BEAT_REACH_SLACK_MS, "{refused:?}");
         assert_eq!(clock, BeatClock::default(), "a refusal changes nothing");
         // Fifty cost 9.8 s: inside the slack.
-        let admitted = clock.admit(beats(0.0, 1.0, 50), 0.0).unwrap();
+        let admitted = clock
+            .admit(beats(0.0, 1.0, 50), Repeats::Drop, 0.0)
+            .unwrap();
         clock.apply(admitted);
         // Twenty more (4 s of beat time) only once the hub's clock has caught up.
-        assert!(clock.admit(beats(200.0, 1.0, 20), 200.0).is_err());
-        assert!(clock.admit(beats(200.0, 1.0, 20), 5_000.0).is_ok());
+        assert!(
+            clock
+                .admit(beats(200.0, 1.0, 20), Repeats::Drop, 200.0)
+                .is_err()
+        );
+        assert!(
+            clock
+                .admit(beats(200.0, 1.0, 20), Repeats::Drop, 5_000.0)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -160,7 +207,7 @@ mod tests {
                 batch.push((time_ms, rr_ms));
             }
             let admitted = clock
-                .admit(batch, time_ms)
+                .admit(batch, Repeats::Drop, time_ms)
                 .expect("a real strap is never refused");
             clock.apply(admitted);
         }

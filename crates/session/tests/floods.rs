@@ -1,6 +1,6 @@
 //! Beats cannot outrun time: a participant who sends beats faster than a heart beats —
-//! overlapping batches, resends under new seqs, tiny RR values — has each beat stored once
-//! and no more beat time than has passed, and is told `rate_limited`; the rest of the room
+//! overlapping batches, resends under new seqs, tiny RR values — has no more beat time stored
+//! than has passed (and each beat of overlapping batches without `seq` once), and is told `rate_limited`; the rest of the room
 //! is untouched.
 
 use synchub_session::record::{DeviceKind, Record};
@@ -86,13 +86,15 @@ fn a_flooding_participant_stores_no_more_beats_than_time_allows_and_the_room_car
 }
 
 #[test]
-fn overlapping_batches_store_each_beat_once_with_or_without_seq() {
+fn overlapping_batches_without_seq_store_each_beat_once_and_a_seq_deduplicates_a_resend() {
     let mut room = Room::new(EngineConfig::default(), TEN_O_CLOCK_MS);
     let phone = room.join(DeviceKind::Android);
     room.advance_by(20_000);
     let now = room.now_ms;
-    // Ten beats, then the last five again with five new ones (no seq), then the same ten as a
-    // resend under a new seq: fifteen beats stored.
+    // Ten beats, then the last five again with five new ones (no seq): fifteen beats stored.
+    // Then the same ten as a batch under a new seq: a seq'd batch is a phone's resend of beats
+    // the hub may have refused while newer ones went through, so it is kept whole (its seq,
+    // not its beat times, deduplicates it; the reach still bounds what such batches add).
     let first = room.rr(phone, batch(1_000.0, 10, now - 5_000, Some(1)));
     assert!(matches!(first, RrOutcome::Accepted { repeated: 0, .. }));
     let overlapping = room.rr(phone, batch(1_000.0, 10, now, None));
@@ -102,12 +104,16 @@ fn overlapping_batches_store_each_beat_once_with_or_without_seq() {
     );
     let resent = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
     assert!(
-        matches!(resent, RrOutcome::Accepted { repeated: 10, .. }),
+        matches!(resent, RrOutcome::Accepted { repeated: 0, .. }),
         "{resent:?}"
     );
-    assert_eq!(stored_beats(&room, phone).len(), 15);
-    // The resend is acknowledged like any stored batch, so the phone stops resending it.
-    assert_eq!(room.acks_to(phone), vec![1, 2]);
+    assert_eq!(stored_beats(&room, phone).len(), 25);
+    // Sent again under the same seq, it is a duplicate: nothing more is stored.
+    let duplicate = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
+    assert!(matches!(duplicate, RrOutcome::Duplicate), "{duplicate:?}");
+    assert_eq!(stored_beats(&room, phone).len(), 25);
+    // Each is acknowledged, the duplicate again (it is durable), so the phone stops resending.
+    assert_eq!(room.acks_to(phone), vec![1, 2, 2]);
 }
 
 #[test]

@@ -19,8 +19,8 @@ use crate::client_input::{ClientInput, JoinFields};
 use crate::clock::Clock;
 use crate::encoded::Encoded;
 use crate::guessing::GuessCharge;
-use crate::peer::{ConnId, Peer};
 use crate::peer::{AddressKey, ConnId, Peer};
+use crate::peer::{ConnId, Peer};
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]

@@ -33,8 +33,7 @@ pub use sessions::{
 };
 pub use settings::{
     AdminTokenBody, HubInfo, PacerRequest, RoomCapacity, StoreFaultInfo, StoreFaultKind,
-    StoreStatus,
-    SyncSettingsRequest, SyncState, SyncStatus, SyncTableProgress,
+    StoreStatus, SyncSettingsRequest, SyncState, SyncStatus, SyncTableProgress,
 };
 
 use schemars::JsonSchema;

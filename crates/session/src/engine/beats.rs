@@ -8,6 +8,7 @@
 use synchub_hrv::{ALGORITHM, Beat, Quality, StreamConfig, StreamingAnalyzer, validate_rr_ms};
 
 use super::{Engine, suspend};
+use crate::beat_clock::Repeats;
 use crate::effect::{Message, MessageBody};
 use crate::error::EngineError;
 use crate::ids::ParticipantId;
@@ -91,7 +92,7 @@ impl Engine {
     /// validity (`InvalidRr`), a duplicate `seq` (dropped; `rr_ack` again if already durable),
     /// the time range (`StaleBeats`: older than 5 min or more than 5 s ahead), the participant's
     /// beat clock (`BeatsOutrunTime`; beats that repeat accepted ones are dropped, see
-    /// `beat_clock`). An accepted
+    /// `beat_clock`; only in a batch without a `seq`, whose repeats nothing else catches). An accepted
     /// batch emits `Record::Beats` (raw values, out-of-range RR flagged as artifacts), feeds
     /// the participant's analyser and emits a `Metrics` record per new 5-second score.
     pub fn handle_rr_intervals(
@@ -154,7 +155,15 @@ impl Engine {
         }
         let admission = entry
             .beat_clock
-            .admit(beats.iter().map(|beat| (beat.time_ms, beat.rr_ms)), now_f64)
+            .admit(
+                beats.iter().map(|beat| (beat.time_ms, beat.rr_ms)),
+                if batch.seq.is_some() {
+                    Repeats::Keep
+                } else {
+                    Repeats::Drop
+                },
+                now_f64,
+            )
             .map_err(|outrun| EngineError::BeatsOutrunTime {
                 ahead_ms: outrun.ahead_ms,
             })?;
