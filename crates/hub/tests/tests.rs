@@ -5,6 +5,7 @@ mod analyze;
 mod central_sync;
 mod crowd;
 mod mdns;
+mod report;
 mod research;
 mod rest;
 mod resume;

@@ -349,6 +349,11 @@ impl HubProcess {
         http_json(self.port, method, path, &self.token, body)
     }
 
+    /// The hub's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.as_ref().expect("the data directory").path()
+    }
+
     /// What the hub logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log lock").clone()

@@ -34,6 +34,11 @@ pub enum Command {
     /// participant's data-access or erasure request.
     #[command(subcommand)]
     Research(super::research::ResearchCommand),
+    /// Write one stored session's report: a self-contained HTML page or its JSON twin.
+    ///
+    /// Works offline from a data directory (also while a hub runs on it: the store is only
+    /// read). `--session latest` is the newest session.
+    Report(super::report::ReportArgs),
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
     Ble(super::ble::BleCommand),
@@ -50,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Research(command) => super::research::run(command),
         Command::Ble(command) => super::ble::run(command),
+        Command::Report(args) => super::report::run(&args),
         Command::Sync(args) => {
             init_logging();
             runtime()?.block_on(super::sync::run(args))

@@ -11,6 +11,7 @@ pub mod export_files;
 pub mod export_zip;
 pub mod guards;
 pub mod me;
+pub mod report;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
@@ -142,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))
+        .route("/api/sessions/{id}/report", get(report::session_report))
         .route("/api/participants", get(rest::participants))
         .route("/api/research/export", get(rest::research_export))
         .route("/api/research/stats", get(rest::research_stats))

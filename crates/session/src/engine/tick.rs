@@ -87,6 +87,7 @@ impl Engine {
             distribution_medium: stats.medium,
             distribution_high: stats.high,
             synchrony_index: session.synchrony_index,
+            synchrony_baseline: session.synchrony_baseline,
         };
         session.group = snapshot.clone();
         if session.participant_count > 0 {
