@@ -184,6 +184,45 @@ fn fill(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// The pair pass as the loader first did it (a join of rounds and pairs, sums in a hash map
+/// keyed by participant and round), timed on the same file for comparison with today's
+/// row-id range scan. Returns the number of sums, so the work is not optimised away.
+fn previous_pair_pass(database: &Path) -> usize {
+    use std::collections::HashMap;
+    let connection =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("the database opens");
+    let session_ref: i64 = connection
+        .query_row(
+            "SELECT id FROM sessions WHERE session_id = ?1",
+            [session_id().0.to_string()],
+            |row| row.get(0),
+        )
+        .expect("the session is stored");
+    let mut sums: HashMap<(i64, i64), (f64, u32)> = HashMap::new();
+    let mut statement = connection
+        .prepare(
+            "SELECT sp.round_ref, sp.participant_a_ref, sp.participant_b_ref, sp.strength \
+             FROM synchrony_rounds r JOIN synchronization_pairs sp ON sp.round_ref = r.id \
+             WHERE r.session_ref = ?1",
+        )
+        .expect("the query prepares");
+    let mut rows = statement.query([session_ref]).expect("the query runs");
+    while let Some(row) = rows.next().expect("a row") {
+        let round: i64 = row.get(0).expect("round_ref");
+        let strength: f64 = row.get(3).expect("strength");
+        for side in [
+            row.get::<_, i64>(1).expect("participant_a_ref"),
+            row.get::<_, i64>(2).expect("participant_b_ref"),
+        ] {
+            let entry = sums.entry((side, round)).or_insert((0.0, 0));
+            entry.0 += strength;
+            entry.1 += 1;
+        }
+    }
+    sums.len()
+}
+
 fn median_of(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
     runs[runs.len() / 2]
@@ -230,6 +269,17 @@ fn bench(c: &mut Criterion) {
         median_of(loads).as_secs_f64() * 1000.0,
         median_of(builds).as_secs_f64() * 1000.0,
         median_of(totals).as_secs_f64() * 1000.0,
+    );
+    let mut previous = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        black_box(previous_pair_pass(&database));
+        previous.push(start.elapsed());
+    }
+    println!(
+        "report/load: for comparison, the previous loader's pair pass alone (join + hash-map \
+         sums): median of 3 {:.0} ms",
+        median_of(previous).as_secs_f64() * 1000.0,
     );
     let mut group = c.benchmark_group("report");
     group.sample_size(10);
