@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Bluetooth; each strap the facilitator assigns joins as a participant.
     #[arg(long, env = "SYNCHUB_BLE", value_parser = BoolishValueParser::new())]
     pub ble: bool,
+    /// `/health` turns red (503) when the data directory's disk has less free space than this,
+    /// in MB, so the facilitator hears before writes fail [default: 200].
+    #[arg(long, env = "SYNCHUB_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -122,6 +126,7 @@ struct FileConfig {
     database_url: Option<String>,
     sync_every_secs: Option<u64>,
     ble: Option<bool>,
+    min_free_disk_mb: Option<u64>,
 }
 
 /// Everything a hub needs to start, resolved.
@@ -141,7 +146,12 @@ pub struct HubConfig {
     pub central_sync: Option<CentralSync>,
     /// Read Bluetooth LE straps.
     pub ble: bool,
+    /// Under this much free space on the data directory's disk `/health` is red.
+    pub min_free_disk_bytes: u64,
 }
+
+/// A session of 100 phones writes about 30 MB an hour; 200 MB leaves hours of warning.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 200;
 
 impl HubConfig {
     /// Flags and variables over the file over the defaults.
@@ -207,6 +217,11 @@ impl HubConfig {
                     ),
                 }),
             ble: args.ble || file.ble.unwrap_or(false),
+            min_free_disk_bytes: args
+                .min_free_disk_mb
+                .or(file.min_free_disk_mb)
+                .unwrap_or(DEFAULT_MIN_FREE_DISK_MB)
+                .saturating_mul(1024 * 1024),
         })
     }
 }

@@ -27,6 +27,18 @@ pub struct Metrics {
     pub store_backpressure_events: AtomicU64,
     /// `rr_intervals` refused because the store is behind.
     pub store_refused_batches: AtomicU64,
+    /// Records the engine task holds back while the writer's queue is full.
+    pub store_backlog: AtomicU64,
+    /// Derived records dropped at the backlog's bound.
+    pub store_records_dropped: AtomicU64,
+    /// Beat batches the store reported as not stored.
+    pub store_batches_rejected: AtomicU64,
+    /// Set from the store's health when `/metrics` is read: failed write attempts.
+    pub store_write_errors: AtomicU64,
+    /// Set when `/metrics` is read: 1 while the store can write.
+    pub store_writable: AtomicU64,
+    /// Set when `/metrics` is read: free bytes on the data directory's disk.
+    pub free_disk_bytes: AtomicU64,
     pub store_commits: AtomicU64,
     pub store_commit_micros_total: AtomicU64,
     pub store_rows_committed: AtomicU64,
@@ -132,6 +144,42 @@ impl Metrics {
             "counter",
             "RR batches refused because the store was behind.",
             get(&self.store_refused_batches),
+        );
+        metric(
+            "synchub_store_backlog_records",
+            "gauge",
+            "Records the hub holds while the store's queue is full.",
+            get(&self.store_backlog),
+        );
+        metric(
+            "synchub_store_records_dropped_total",
+            "counter",
+            "Derived records dropped at the backlog bound.",
+            get(&self.store_records_dropped),
+        );
+        metric(
+            "synchub_store_batches_rejected_total",
+            "counter",
+            "Beat batches the store could not take.",
+            get(&self.store_batches_rejected),
+        );
+        metric(
+            "synchub_store_write_errors_total",
+            "counter",
+            "Failed store write attempts (each retry counts).",
+            get(&self.store_write_errors),
+        );
+        metric(
+            "synchub_store_writable",
+            "gauge",
+            "1 while the store can write, 0 while it cannot.",
+            get(&self.store_writable),
+        );
+        metric(
+            "synchub_free_disk_bytes",
+            "gauge",
+            "Free space on the data directory's disk.",
+            get(&self.free_disk_bytes),
         );
         metric(
             "synchub_store_commits_total",

@@ -49,6 +49,8 @@ pub struct RunningHub {
     stop_server: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     engine: JoinHandle<()>,
+    /// Set to the panic's message if the engine task panicked.
+    engine_failed: watch::Receiver<Option<String>>,
     advertisement: Option<Advertisement>,
     advertisement_updates: Option<(oneshot::Sender<()>, JoinHandle<Option<Advertisement>>)>,
     /// The background sync (stopped first on shutdown: a push in flight is safe to abandon).
@@ -68,7 +70,18 @@ fn open_store_and_engine(
     data_dir: &DataDir,
     clock: &Clock,
 ) -> anyhow::Result<(Store, Engine)> {
-    let store = Store::open(data_dir, WriterConfig::default()).context("opening the store")?;
+    let store = match Store::open(data_dir, WriterConfig::default()) {
+        Ok(store) => store,
+        Err(error) if error.is_corrupt() => {
+            let root = data_dir.root().display();
+            return Err(anyhow::Error::new(error).context(format!(
+                "the database in {root} is damaged; stop here and run `synchub store check \
+                 --data-dir {root}`, then `synchub store recover --data-dir {root}` (it keeps \
+                 every readable row and moves the damaged file aside)"
+            )));
+        }
+        Err(error) => return Err(anyhow::Error::new(error).context("opening the store")),
+    };
     let engine_config = EngineConfig {
         schedule: config.schedule,
         max_participants: config.max_participants,
@@ -166,9 +179,11 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         clock,
         room_updates.clone(),
         store.writer(),
+        store.health().clone(),
         metrics.clone(),
     );
-    let engine = tokio::spawn(task.run(inputs));
+    let (engine_failure, engine_failed) = watch::channel(None);
+    let engine = tokio::spawn(supervise_engine(task, inputs, engine_failure));
 
     // Commit reports arrive on a blocking channel; one thread forwards them to the engine task.
     let commits = store.commits();
@@ -205,6 +220,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         allowed_origins(lan, local_addr.port()),
         central.clone(),
         straps,
+        config.min_free_disk_bytes,
     );
     let router = server::app(state.clone());
     let (stop_server, stopped) = oneshot::channel::<()>();
@@ -245,6 +261,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         stop_server,
         server,
         engine,
+        engine_failed,
         advertisement,
         advertisement_updates: None,
         central,
@@ -253,7 +270,53 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
     Ok(hub)
 }
 
+/// How long a hub whose engine task failed keeps answering (`/health` red, with the reason)
+/// before it stops: long enough for a monitor or the console to see why, short enough that
+/// phones are not kept waiting for a restart.
+pub const ENGINE_FAILURE_LINGER: Duration = Duration::from_secs(2);
+
+/// Runs the engine task; if it panics, logs the panic's message and reports it on `failure`
+/// (`/health` is red already: the engine's input channel closed with the task).
+async fn supervise_engine(
+    task: EngineTask,
+    inputs: tokio::sync::mpsc::Receiver<Input>,
+    failure: watch::Sender<Option<String>>,
+) {
+    let Err(error) = tokio::spawn(task.run(inputs)).await else {
+        return;
+    };
+    let message = if error.is_panic() {
+        let payload = error.into_panic();
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    } else {
+        "the engine task was cancelled".to_owned()
+    };
+    tracing::error!(
+        panic = %message,
+        "the session engine failed; the hub stores what it can and exits so that it is restarted"
+    );
+    let _ = failure.send(Some(message));
+}
+
 impl RunningHub {
+    /// Waits until the engine task fails, and returns the panic's message. Pending for ever
+    /// while it runs (and after a clean stop).
+    pub async fn engine_failure(&self) -> String {
+        let mut failed = self.engine_failed.clone();
+        loop {
+            if let Some(message) = failed.borrow_and_update().clone() {
+                return message;
+            }
+            if failed.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// Re-announces the mDNS advertisement whenever the room's settings change.
     fn follow_room_changes(&mut self, mut room: watch::Receiver<RoomSettings>) {
         let Some(mut advertisement) = self.advertisement.take() else {
@@ -291,6 +354,8 @@ impl RunningHub {
     /// participants can resume after a restart), every record stored, the advertisement
     /// withdrawn.
     pub async fn stop(self) -> anyhow::Result<()> {
+        // A writer retrying a failed commit gives up after a grace instead of holding the stop.
+        self.state.store.begin_stop();
         self.central.stop().await;
         let _ = self.stop_server.send(());
         // Straps first: no beats arrive after the engine has handed everything to the store.

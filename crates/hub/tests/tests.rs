@@ -1,9 +1,13 @@
 //! Integration tests of the `synchub` command and the hub: the real process, the router
 //! without a socket, and real clients over loopback sockets.
 
+// The fault tests print what they measured (time to recover, rows kept) and why they skip.
+#![allow(clippy::print_stderr)]
+
 mod analyze;
 mod central_sync;
 mod crowd;
+mod faults;
 mod mdns;
 mod report;
 mod research;
@@ -11,6 +15,8 @@ mod rest;
 mod resume;
 mod shutdown;
 mod socketio;
+mod store_repair;
 mod straps;
+mod supervision;
 mod util;
 mod ws;

@@ -61,6 +61,8 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         max_participants: None,
         central_sync: None,
         ble: false,
+        // A shared CI disk may be fuller than a laptop's; the fault tests set their own.
+        min_free_disk_bytes: 0,
     }
 }
 
@@ -223,6 +225,21 @@ pub fn http_json(
     token: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    let (status, content) = http_text(port, method, path, token, body);
+    (
+        status,
+        serde_json::from_str(&content).unwrap_or(Value::Null),
+    )
+}
+
+/// [`http_json`] with the body as text (`/metrics`).
+pub fn http_text(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
     use std::io::{Read as _, Write as _};
     let body = body.map(Value::to_string).unwrap_or_default();
     let mut stream =
@@ -245,7 +262,7 @@ pub fn http_json(
     let content = response
         .split_once("\r\n\r\n")
         .map_or("", |(_, content)| content);
-    (status, serde_json::from_str(content).unwrap_or(Value::Null))
+    (status, content.to_owned())
 }
 
 /// Collects what a child writes to one of its pipes, on a thread, so the pipe never fills.
@@ -294,8 +311,17 @@ pub struct StoppedHub {
 
 impl HubProcess {
     pub fn start(extra_args: &[&str], env: &[(&str, &str)]) -> HubProcess {
-        use std::io::BufRead as _;
         let dir = tempfile::tempdir().expect("a temporary directory");
+        Self::start_in(dir, extra_args, env)
+    }
+
+    /// [`HubProcess::start`] on an existing data directory (a restart).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> HubProcess {
+        use std::io::BufRead as _;
         let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
         command
             .args([
@@ -357,6 +383,28 @@ impl HubProcess {
     /// What the hub logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log lock").clone()
+    }
+
+    /// Waits for the hub to exit by itself; `None` if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("the hub's status") {
+                for reader in self.readers.drain(..) {
+                    reader.join().expect("a pipe reader");
+                }
+                return Some(exit);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The data directory, taken back after the hub exited (to restart on it).
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        self.dir.take().expect("the data directory")
     }
 
     /// SIGTERM; fails the test when the hub has not exited 20 s later.

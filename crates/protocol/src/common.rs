@@ -312,6 +312,10 @@ pub enum ErrorCode {
     /// REST: the request conflicts with the current state, e.g. advancing an ended session
     /// (HTTP 409).
     Conflict,
+    /// The hub cannot store right now (disk full, read-only, locked): `rr_intervals` was not
+    /// taken. Keep the batch and resend it, like any batch without `rr_ack`; the hub recovers
+    /// by itself. REST: HTTP 503.
+    StoreUnavailable,
     /// The hub failed; details are in its log, not in the message.
     Internal,
     /// A code this build does not know (newer hub). Never sent by this hub.
@@ -337,6 +341,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }
@@ -352,6 +357,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::NotAllowed => 403,
             ErrorCode::InvalidPayload | ErrorCode::StaleBeats | ErrorCode::UnknownEvent => 400,
+            ErrorCode::StoreUnavailable => 503,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
         }
     }

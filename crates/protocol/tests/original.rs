@@ -280,6 +280,7 @@ fn our_body(name: &str) -> Value {
         "health" => serde_json::to_value(Health {
             status: "ok".into(),
             timestamp: 1_732_630_512_345,
+            problems: Vec::new(),
         }),
         "session_info" => serde_json::to_value(SessionInfo {
             session_id: "s".into(),

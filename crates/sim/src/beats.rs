@@ -40,6 +40,11 @@ const MAX_RR_PER_BATCH: usize = synchub_protocol::limits::MAX_RR_PER_MESSAGE;
 /// Longest backfill; the hub refuses beats older than 5 minutes.
 const MAX_BACKFILL: Duration = Duration::from_secs(240);
 
+/// A batch sent this long ago without an `rr_ack` is sent again on the same connection. The
+/// hub acknowledges in tens of milliseconds when it can store; a refusal (`store_unavailable`,
+/// `rate_limited`) leaves the batch to this timer.
+pub(crate) const RESEND_AFTER: Duration = Duration::from_secs(3);
+
 /// Window and warm-up of the score a score-only participant computes (`coherence.md` §2).
 const SCORE_WINDOW_SECS: f64 = 64.0;
 const SCORE_WARM_UP_SECS: f64 = 32.0;
@@ -189,12 +194,19 @@ impl Beats {
         }
     }
 
-    /// Up to `limit` batches not yet sent on this connection, oldest first, as the events to
-    /// send, with whether each is a resend from an earlier connection.
-    pub(crate) fn unsent(&self, limit: usize) -> Vec<(u64, RrIntervals, bool)> {
+    /// Up to `limit` batches to send at `now`, oldest first, as the events to send, with
+    /// whether each is a resend: those not yet sent on this connection, and those sent more
+    /// than [`RESEND_AFTER`] ago without an `rr_ack` (the hub refused them with
+    /// `store_unavailable` or `rate_limited`, or is still storing them: a phone resends until
+    /// acknowledged, and the hub drops a duplicate it already has).
+    pub(crate) fn unsent(&self, limit: usize, now: Instant) -> Vec<(u64, RrIntervals, bool)> {
         self.pending
             .iter()
-            .filter(|(_, batch)| batch.sent_at.is_none())
+            .filter(|(_, batch)| {
+                batch
+                    .sent_at
+                    .is_none_or(|sent_at| now.saturating_duration_since(sent_at) >= RESEND_AFTER)
+            })
             .take(limit)
             .map(|(&seq, batch)| {
                 let event = RrIntervals {
@@ -213,6 +225,12 @@ impl Beats {
             batch.sent_at = Some(sent_at);
             batch.sent_before = true;
         }
+    }
+
+    /// A batch numbered `seq` was made and is no longer waiting: the hub acknowledged it
+    /// already (a second `rr_ack` follows a resend of a batch it had stored).
+    pub(crate) fn was_acknowledged(&self, seq: u64) -> bool {
+        seq < self.next_seq && !self.pending.contains_key(&seq)
     }
 
     /// The hub acknowledged batch `seq`: it is forgotten. `None` when no such batch waited.
@@ -280,29 +298,42 @@ mod tests {
     }
 
     #[test]
-    fn unacked_batches_are_sent_again_on_the_next_connection_until_acknowledged() {
+    fn unacked_batches_are_sent_again_until_acknowledged() {
         let mut beats = beats_with_backfill(Profile::Coherent, Reporting::RrBatches, 5);
         let now = Instant::now();
         beats.collect(now, 0.0);
         beats.collect(now + Duration::from_secs(3), 0.0);
         let first: Vec<(u64, bool)> = beats
-            .unsent(15)
+            .unsent(15, now)
             .into_iter()
             .map(|(seq, _, resend)| (seq, resend))
             .collect();
         assert_eq!(first, [(1, false), (2, false)]);
         for (seq, _) in &first {
-            beats.mark_sent(*seq, Instant::now());
+            beats.mark_sent(*seq, now);
         }
         assert!(
-            beats.unsent(15).is_empty(),
-            "each batch goes out once per connection"
+            beats.unsent(15, now + Duration::from_secs(1)).is_empty(),
+            "a batch waits for its ack before it goes out again"
+        );
+        let unanswered: Vec<u64> = beats
+            .unsent(15, now + RESEND_AFTER)
+            .into_iter()
+            .map(|(seq, _, resend)| {
+                assert!(resend);
+                seq
+            })
+            .collect();
+        assert_eq!(
+            unanswered,
+            [1, 2],
+            "unanswered batches are resent on the same connection"
         );
         assert!(beats.acknowledge(1).is_some());
         assert!(beats.acknowledge(1).is_none(), "an ack is used once");
         beats.forget_sends();
         let again: Vec<(u64, bool)> = beats
-            .unsent(15)
+            .unsent(15, now)
             .into_iter()
             .map(|(seq, _, resend)| (seq, resend))
             .collect();

@@ -61,6 +61,9 @@ pub struct CrowdConfig {
     /// Beats from before joining that each participant sends at once
     /// ([`ParticipantConfig::backfill`]).
     pub backfill: Duration,
+    /// Each participant drops its connection after about this long and resumes with its
+    /// token ([`ParticipantConfig::churn`]); `None`: stable connections.
+    pub churn: Option<Duration>,
 }
 
 impl CrowdConfig {
@@ -78,6 +81,7 @@ impl CrowdConfig {
             user_id_prefix: "sim".to_owned(),
             batch_interval: Duration::from_secs(1),
             backfill: Duration::ZERO,
+            churn: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl CrowdConfig {
             seed,
         );
         config.room_code = self.room_code.clone();
+        config.churn = self.churn;
         config.transport = match self.transport {
             TransportMix::Only(transport) => transport,
             TransportMix::Mixed if index.is_multiple_of(2) => Transport::Ws,

@@ -92,6 +92,11 @@ struct CrowdArgs {
     /// does so the hub can score it at once.
     #[arg(long, default_value_t = 0)]
     backfill_secs: u64,
+    /// Each participant drops its connection after about this many seconds (0.5–1.5×, drawn
+    /// from its seed) and resumes with its token, again and again: flaky Wi-Fi for soak runs.
+    /// 0 = stable connections.
+    #[arg(long, default_value_t = 0)]
+    churn_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +160,7 @@ impl CrowdArgs {
         config.ramp_per_sec = self.ramp_per_sec;
         config.seed = self.seed;
         config.backfill = Duration::from_secs(self.backfill_secs);
+        config.churn = (self.churn_secs > 0).then(|| Duration::from_secs(self.churn_secs));
         Ok(config)
     }
 }

@@ -11,11 +11,15 @@
 //! - [`WriterHandle`]: feeds the engine's [`Record`]s to the writer thread; `try_send` reports a
 //!   full queue instead of dropping. After each commit a [`CommitReport`] lists the durable beat
 //!   batches, which the hub turns into `rr_ack`.
+//! - [`StoreHealth`]: whether the writer can write right now and why not (disk full,
+//!   read-only, locked, I/O error), for the hub's health, console and metrics.
 //! - [`Reader`]: read-only queries for the API on its own connection (WAL: readers never block
 //!   the writer).
 //! - [`Store::export`] / [`Store::export_participant`]: research export (CSV, JSON, Parquet and
 //!   plain RR files) and a participant's own data; [`Store::erase_participant`]: the right to
 //!   erasure, with a tombstone for central sync.
+//! - [`repair`]: `synchub store check|recover`: the integrity check, and a new database from
+//!   what a damaged one still holds (the damaged file is moved aside, never deleted).
 //! - [`catalogue`]: every table the export writes or central sync pushes, with its columns, key,
 //!   owner and consent rule; the export and `synchub-cloud` build their statements from it.
 //! - [`TableFile`]: the one writer of CSV, JSON and Parquet table files, used by the export here
@@ -28,6 +32,8 @@
 //! - **No raw ids reach disk.** The store receives people only as pseudonyms
 //!   (`OrgSecret::pseudonym`, computed by the hub before the engine sees anyone); no table has
 //!   a column for a user id, a name, a note or an address, and the store logs no pseudonyms.
+//! - **A write failure loses nothing.** The writer keeps a failed transaction's records and
+//!   replays them, in order, until a commit succeeds (`writer/retry.rs`).
 //! - **An acknowledged beat is on disk.** A batch appears in [`CommitReport::durable`] only after
 //!   its transaction committed with `synchronous=FULL`; a batch is stored whole or not at all.
 //! - Row ids only grow (`AUTOINCREMENT`), so central sync can use them as watermarks.
@@ -90,16 +96,21 @@
 pub mod catalogue;
 mod codes;
 mod data_dir;
+mod disk;
 mod export;
+mod health;
 mod reader;
 mod recovery;
+pub mod repair;
 mod schema;
 mod store;
 mod table_file;
 mod writer;
 
 pub use data_dir::{AdminToken, DATA_DIR_ENV, DataDir, ORG_SECRET_ENV, OrgSecret};
+pub use disk::{DiskSpace, disk_space};
 pub use export::{ExportFormat, ExportProgress, ExportReport, ExportRequest};
+pub use health::{StoreFault, StoreFaultKind, StoreHealth, StoreStatus};
 pub use reader::{
     ParticipantOverview, PhaseSpan, Reader, ResearchStats, SessionDetail, SessionOverview,
 };
@@ -108,7 +119,7 @@ pub use schema::applied_migrations;
 pub use store::Store;
 pub use table_file::{FileColumn, FileKind, FileValue, TableFile};
 pub use writer::{
-    CommitReport, DurableBatch, ErasureReport, SendError, WriterConfig, WriterHandle,
+    CommitReport, DurableBatch, ErasureReport, STOP_GRACE, SendError, WriterConfig, WriterHandle,
 };
 
 /// The engine's records, re-exported so callers name one crate.
@@ -149,4 +160,11 @@ pub enum Error {
     WriterStopped,
     #[error("writing the export: {0}")]
     Export(String),
+}
+
+impl Error {
+    /// The database file is damaged (`synchub store check` / `recover`).
+    pub fn is_corrupt(&self) -> bool {
+        health::storage_fault(self) == Some(StoreFaultKind::Corrupt)
+    }
 }

@@ -17,21 +17,47 @@ mod embedded {
     refinery::embed_migrations!("../../migrations/sqlite");
 }
 
-/// How long a connection waits for another connection's write lock before giving up.
+/// How long a reader waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the writer waits for another process's write lock before it reports the store as
+/// locked and retries the transaction: short, so the facilitator hears of a second program
+/// holding the database within seconds, and the engine's queue does not grow behind one wait.
+pub(crate) const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Opens (creating if needed) the database for writing and brings its schema up to date.
 /// Applying migrations is idempotent: already applied ones are skipped.
 pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, Error> {
     let mut connection = Connection::open(path)?;
-    configure(&connection)?;
+    configure_writer(&connection)?;
+    // Start-up may wait the readers' longer time for a lock; the running writer waits less.
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    embedded::migrations::runner().run(&mut connection)?;
+    connection.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+    Ok(connection)
+}
+
+/// Opens the already migrated database for writing, as the writer does after a write failure
+/// (it closes its files meanwhile, so a disk can be remounted or replaced).
+pub(crate) fn reopen_for_writing(path: &Path) -> Result<Connection, Error> {
+    // Without CREATE: a data directory that went away must not come back as an empty database.
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure_writer(&connection)?;
+    Ok(connection)
+}
+
+fn configure_writer(connection: &Connection) -> Result<(), Error> {
+    configure(connection)?;
+    connection.busy_timeout(WRITER_BUSY_TIMEOUT)?;
     // An acknowledged beat must survive a power cut, not only a crash of the process: with
     // `synchronous=FULL` each commit fsyncs the WAL. The writer commits a few dozen times a
     // second at most, so this costs little (see benches/ingest.rs); `NORMAL` would survive a
     // process crash but could lose the last commits on power loss after `rr_ack` was sent.
     connection.pragma_update(None, "synchronous", "FULL")?;
-    embedded::migrations::runner().run(&mut connection)?;
-    Ok(connection)
+    Ok(())
 }
 
 /// Opens the database read-only (it must exist and be migrated).

@@ -9,7 +9,9 @@ use rusqlite::params;
 use synchub_session::ids::SessionId;
 use synchub_session::record::SessionSummary;
 
+use crate::disk::{DiskSpace, disk_space};
 use crate::export::{self, ExportProgress, ExportReport, ExportRequest, ExportScope};
+use crate::health::StoreHealth;
 use crate::reader::Reader;
 use crate::recovery::{self, RecoveredSession};
 use crate::writer::{self, CommitReport, Control, ErasureReport, WriterConfig, WriterHandle};
@@ -19,6 +21,7 @@ use crate::{DataDir, Error, ExportFormat, schema};
 #[derive(Debug)]
 pub struct Store {
     database_path: PathBuf,
+    health: StoreHealth,
     hub_id: uuid::Uuid,
     writer: WriterHandle,
     commits: Receiver<CommitReport>,
@@ -45,9 +48,12 @@ impl Store {
         )?;
         let mut interrupted = recovery::interrupted_sessions(&connection)?;
         let recovered = interrupted.pop();
-        let (writer, commits, thread) = writer::spawn(connection, &config)?;
+        let health = StoreHealth::default();
+        let (writer, commits, thread) =
+            writer::spawn(connection, database_path.clone(), &config, health.clone())?;
         let store = Self {
             database_path,
+            health,
             hub_id,
             writer,
             commits,
@@ -91,6 +97,26 @@ impl Store {
     /// goes to one receiver, so the hub should read it from one place.
     pub fn commits(&self) -> Receiver<CommitReport> {
         self.commits.clone()
+    }
+
+    /// Whether the store can write, and why not.
+    pub fn health(&self) -> &StoreHealth {
+        &self.health
+    }
+
+    /// The state of the file system holding the database.
+    pub fn disk_space(&self) -> std::io::Result<DiskSpace> {
+        disk_space(
+            self.database_path
+                .parent()
+                .unwrap_or(std::path::Path::new(".")),
+        )
+    }
+
+    /// The hub is stopping: a writer retrying a failed commit gives up after
+    /// [`crate::STOP_GRACE`] instead of holding the stop for as long as the disk fails.
+    pub fn begin_stop(&self) {
+        self.writer.begin_stop();
     }
 
     /// A new read-only connection.

@@ -11,6 +11,9 @@
 //! This module is the thread, its queue and its transactions; `rows` turns each record into
 //! rows, `maintenance` does the maintenance writes.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,13 +22,17 @@ use rusqlite::Connection;
 use synchub_session::ids::{ParticipantId, SessionId};
 use synchub_session::record::{Record, SessionSummary};
 
-use crate::Error;
+use crate::health::{self, StoreHealth};
+use crate::{Error, schema};
 
 mod maintenance;
+mod retry;
 mod rows;
 
 pub use maintenance::ErasureReport;
 pub(crate) use maintenance::ExportLogEntry;
+pub use retry::STOP_GRACE;
+use retry::Transaction;
 use rows::RowWriter;
 
 /// How the writer batches commits.
@@ -123,6 +130,9 @@ pub(crate) enum Request {
 #[derive(Debug, Clone)]
 pub struct WriterHandle {
     sender: Sender<Request>,
+    /// Set when the store is stopping: a writer retrying a failed commit gives up after a
+    /// short grace instead of holding the stop for as long as the disk fails.
+    stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Request {
@@ -192,7 +202,14 @@ impl WriterHandle {
         answer.recv().map_err(|_| Error::WriterStopped)?
     }
 
+    /// Tells a writer that retries a failed commit that the store is stopping: it tries for
+    /// [`STOP_GRACE`] more, then reports what it could not store and goes on.
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
     pub(crate) fn shutdown(&self) {
+        self.begin_stop();
         // If the writer already stopped there is nothing to shut down.
         let _ = self.sender.send(Request::Control(Control::Shutdown));
     }
@@ -205,17 +222,25 @@ fn unwrap_record(request: Request) -> Record {
     }
 }
 
-/// Starts the writer thread on `connection`.
+/// Starts the writer thread on `connection`, the database at `database_path`.
 pub(crate) fn spawn(
     connection: Connection,
+    database_path: PathBuf,
     config: &WriterConfig,
+    health: StoreHealth,
 ) -> Result<(WriterHandle, Receiver<CommitReport>, thread::JoinHandle<()>), Error> {
     let (sender, receiver) = crossbeam_channel::bounded(config.queue_capacity);
     // Unbounded so that a slow reader of reports never stalls commits; it holds at most one
     // report per commit.
     let (report_sender, reports) = crossbeam_channel::unbounded();
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut writer = Writer {
         rows: RowWriter::new(connection),
+        database_path,
+        files_released: false,
+        health,
+        stopping: stopping.clone(),
+        stop_seen: None,
         commit_interval: config.commit_interval,
         max_rows: config.max_rows_per_commit.max(1),
     };
@@ -226,11 +251,19 @@ pub(crate) fn spawn(
             path: "<writer thread>".into(),
             source,
         })?;
-    Ok((WriterHandle { sender }, reports, thread))
+    Ok((WriterHandle { sender, stopping }, reports, thread))
 }
 
 struct Writer {
     rows: RowWriter,
+    database_path: PathBuf,
+    /// The database's files are closed (a placeholder connection stands in) after a write
+    /// failure, so that the disk can be remounted or unmounted; the next attempt reopens them.
+    files_released: bool,
+    health: StoreHealth,
+    stopping: Arc<AtomicBool>,
+    /// When the writer first saw `stopping` while retrying.
+    stop_seen: Option<Instant>,
     commit_interval: Duration,
     max_rows: usize,
 }
@@ -251,25 +284,15 @@ impl Writer {
             match first {
                 Request::Control(request) => control = Some(request),
                 Request::Record(record) => {
-                    let mut pending = Pending::default();
-                    if let Err(error) = self.rows.connection.execute_batch("BEGIN IMMEDIATE") {
-                        // Only after the busy timeout (another process held the lock for 10 s)
-                        // or an I/O failure. The record is reported, never silently dropped.
-                        tracing::error!(%error, "could not begin a transaction; a record was not stored");
-                        pending.rejected.extend(seq_batch_of(&record));
-                        let _ = reports.send(CommitReport {
-                            durable: Vec::new(),
-                            rejected: pending.rejected,
-                            rows: 0,
-                            commit_duration: Duration::ZERO,
-                        });
-                        continue;
+                    let mut transaction = Transaction::default();
+                    if let Err(error) = self.begin() {
+                        transaction.broken = Some(error);
                     }
-                    self.apply(record, &mut pending);
+                    self.add(record, &mut transaction);
                     let deadline = Instant::now() + self.commit_interval;
-                    while pending.rows < self.max_rows {
+                    while transaction.weight < self.max_rows {
                         match receiver.recv_deadline(deadline) {
-                            Ok(Request::Record(record)) => self.apply(record, &mut pending),
+                            Ok(Request::Record(record)) => self.add(record, &mut transaction),
                             Ok(Request::Control(request)) => {
                                 control = Some(request);
                                 break;
@@ -281,7 +304,7 @@ impl Writer {
                             }
                         }
                     }
-                    let report = self.commit(pending);
+                    let report = self.commit(transaction);
                     // Nobody listening for reports is fine (the CLI does not).
                     let _ = reports.send(report);
                 }
@@ -295,33 +318,35 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, mut pending: Pending) -> CommitReport {
-        let started = Instant::now();
-        match self.rows.connection.execute_batch("COMMIT") {
-            Ok(()) => {}
-            Err(error) => {
-                tracing::error!(%error, rows = pending.rows, "commit failed; the batch is lost and not acknowledged");
-                // SQLite may already have rolled back; a failing ROLLBACK changes nothing then.
-                let _ = self.rows.connection.execute_batch("ROLLBACK");
-                self.rows.forget_row_ids();
-                pending.rejected.append(&mut pending.durable);
-                pending.rows = 0;
-            }
+    /// Opens a transaction, reopening the database first if a failure closed it.
+    fn begin(&mut self) -> Result<(), Error> {
+        if self.files_released {
+            let connection = schema::reopen_for_writing(&self.database_path)?;
+            self.rows.use_connection(connection);
+            self.files_released = false;
         }
-        CommitReport {
-            durable: pending.durable,
-            rejected: pending.rejected,
-            rows: pending.rows,
-            commit_duration: started.elapsed(),
-        }
+        self.rows.connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
     }
 
-    /// Applies one record inside the open transaction. A record that cannot be stored is
-    /// rolled back on its own (savepoint), logged, and does not affect the others.
-    fn apply(&mut self, record: Record, pending: &mut Pending) {
-        let kind = record_kind(&record);
-        let seq_batch = seq_batch_of(&record);
-        let result = if rows::is_atomic_statement(&record) {
+    /// Applies `record` inside the open transaction (unless a storage failure broke it) and
+    /// keeps it for a replay.
+    fn add(&mut self, record: Record, transaction: &mut Transaction) {
+        transaction.weight += rows::weight(&record);
+        if transaction.broken.is_none()
+            && let Err(error) = self.apply(&record, &mut transaction.pending)
+        {
+            transaction.broken = Some(error);
+        }
+        transaction.records.push(record);
+    }
+
+    /// Applies one record inside the open transaction. A record that cannot be stored (its
+    /// participant is unknown, say) is rolled back on its own (savepoint), logged, and does not
+    /// affect the others; a storage failure is returned: it breaks the whole transaction.
+    fn apply(&mut self, record: &Record, pending: &mut Pending) -> Result<(), Error> {
+        let seq_batch = seq_batch_of(record);
+        let result = if rows::is_atomic_statement(record) {
             self.rows.apply(record)
         } else {
             self.savepoint(|writer| writer.rows.apply(record))
@@ -330,10 +355,13 @@ impl Writer {
             Ok(rows) => {
                 pending.rows += rows;
                 pending.durable.extend(seq_batch);
+                Ok(())
             }
+            Err(error) if health::storage_fault(&error).is_some() => Err(error),
             Err(error) => {
-                tracing::error!(%error, record = kind, "record not stored");
+                tracing::error!(%error, record = record_kind(record), "record not stored");
                 pending.rejected.extend(seq_batch);
+                Ok(())
             }
         }
     }
@@ -403,7 +431,7 @@ impl Writer {
         &mut self,
         body: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.rows.connection.execute_batch("BEGIN IMMEDIATE")?;
+        self.begin()?;
         match body(self) {
             Ok(value) => {
                 self.rows.connection.execute_batch("COMMIT")?;

@@ -155,3 +155,111 @@ fn reader_lists_sessions_participants_and_stats() {
     );
     assert_eq!((stats.beats, stats.metrics, stats.users), (5, 1, 2));
 }
+
+/// A second program holds the database's write lock (a real `BEGIN IMMEDIATE` on its own
+/// connection): the writer reports the store as locked within a few seconds, keeps the
+/// records — the session's and participant's rows ahead of the beats — and commits them all
+/// once the lock is released, with nothing acknowledged before.
+#[test]
+fn a_locked_database_holds_every_record_and_commits_them_in_order_once_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = util::open(dir.path());
+    let health = store.health().clone();
+    let (session, participant) = (util::session_id(1), util::participant_id(1));
+    let other = rusqlite::Connection::open(store.database_path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let writer = store.writer();
+    writer
+        .send(util::session_opened(session, util::T0_MS))
+        .unwrap();
+    writer
+        .send(util::joined(session, participant, "p-1", true))
+        .unwrap();
+    for seq in 1..=3 {
+        writer
+            .send(util::beats(session, participant, seq, 4))
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while health.is_writable() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock is never reported"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = health.status();
+    let fault = status.fault.expect("a fault while locked");
+    assert_eq!(
+        fault.kind,
+        synchub_store::StoreFaultKind::Locked,
+        "{fault:?}"
+    );
+    assert!(
+        store.commits().try_recv().is_err(),
+        "nothing is reported (so nothing acknowledged) while locked"
+    );
+
+    other.execute_batch("ROLLBACK").unwrap();
+    let mut durable = Vec::new();
+    while durable.len() < 3 {
+        let report = store
+            .commits()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a commit after the lock is released");
+        assert!(report.rejected.is_empty(), "{report:?}");
+        durable.extend(report.durable.iter().map(|batch| batch.seq));
+    }
+    assert_eq!(durable, [1, 2, 3]);
+    assert!(health.is_writable());
+    let after = health.status();
+    assert!(after.write_errors_total >= 1);
+    assert_eq!(after.recoveries_total, 1);
+    let connection = util::sql(&store);
+    assert_eq!(
+        util::count(&connection, "SELECT count(*) FROM rr_intervals"),
+        12
+    );
+    assert_eq!(
+        util::count(&connection, "SELECT count(*) FROM session_participants"),
+        1
+    );
+}
+
+/// While the store is stopping, a writer that cannot commit gives up after the grace period
+/// and reports the batches as not stored (they were never acknowledged), instead of holding
+/// the stop for as long as the lock lasts.
+#[test]
+fn a_stopping_store_gives_up_on_a_lock_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = util::open(dir.path());
+    let (session, participant) = (util::session_id(1), util::participant_id(1));
+    util::write_all(&store, [util::session_opened(session, util::T0_MS)]);
+    util::write_all(&store, [util::joined(session, participant, "p-1", true)]);
+    let _ = util::drain_reports(&store);
+    let other = rusqlite::Connection::open(store.database_path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .writer()
+        .send(util::beats(session, participant, 7, 4))
+        .unwrap();
+    store.begin_stop();
+    let started = std::time::Instant::now();
+    let report = store
+        .commits()
+        .recv_timeout(synchub_store::STOP_GRACE + Duration::from_secs(30))
+        .expect("a report once the writer gives up");
+    assert!(report.durable.is_empty());
+    assert_eq!(
+        report
+            .rejected
+            .iter()
+            .map(|batch| batch.seq)
+            .collect::<Vec<_>>(),
+        [7]
+    );
+    assert!(started.elapsed() >= synchub_store::STOP_GRACE);
+    drop(other);
+    store.shutdown().unwrap();
+}

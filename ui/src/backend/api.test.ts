@@ -42,6 +42,19 @@ describe("HubApi", () => {
     expect(storage.data.has(TOKEN_KEY)).toBe(false);
   });
 
+  it("reads a 503 from /health as the hub's reasons, not as a failure", async () => {
+    const body = '{"status":"unavailable","timestamp":1,"problems":[{"code":"store_cannot_write","message":"the store cannot write (disk full)","advice":"free space"}]}';
+    const api = new HubApi(new HttpBackend(storageWithToken("t")), hubAnswering(503, body, []));
+    const health = await api.health();
+    expect(health.status).toBe("unavailable");
+    expect(health.problems?.[0]?.code).toBe("store_cannot_write");
+  });
+
+  it("reads a healthy hub as no problems", async () => {
+    const api = new HubApi(new HttpBackend(storageWithToken("t")), hubAnswering(200, '{"status":"ok","timestamp":1}', []));
+    expect((await api.health()).problems ?? []).toEqual([]);
+  });
+
   it("reads 'no current session' as null, not as an error", async () => {
     const api = new HubApi(new HttpBackend(storageWithToken("t")), hubAnswering(404, '{"error":"No active session found"}', []));
     expect(await api.currentSession()).toBeNull();

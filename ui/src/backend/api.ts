@@ -3,6 +3,7 @@
 // with the hub's stable code — so each screen shows errors the same plain way.
 import type { Backend } from "./backend";
 import { HubError, hubErrorFromNetwork, hubErrorFromResponse } from "../lib/api-error";
+import type { Health } from "../generated/rest.health";
 import type { HubInfo } from "../generated/rest.hub_info";
 import type { Schedule } from "../generated/rest.schedule";
 import type { SessionInfo } from "../generated/rest.session_info";
@@ -66,6 +67,25 @@ export class HubApi {
 
   hub(): Promise<HubInfo> {
     return this.request("GET", "/api/hub");
+  }
+
+  /** `GET /health`: answered 200 when all is well and 503 with the reasons when not; both
+   * carry a `Health` body, so a 503 is data here, not a failure. */
+  async health(): Promise<Health> {
+    const { baseUrl } = await this.backend.connection();
+    let response: Response;
+    try {
+      response = await this.fetcher(baseUrl + "/health", { cache: "no-store" });
+    } catch (error) {
+      throw hubErrorFromNetwork(error);
+    }
+    const text = await response.text();
+    if (response.status !== 200 && response.status !== 503) throw hubErrorFromResponse(response.status, text);
+    try {
+      return JSON.parse(text) as Health;
+    } catch {
+      throw new HubError("bad_response", "The hub sent something that is not JSON for /health.", response.status);
+    }
   }
 
   putSchedule(schedule: Schedule): Promise<Schedule> {

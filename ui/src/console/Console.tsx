@@ -18,6 +18,7 @@ import { Projector } from "./Projector";
 import { SyncPanel } from "./SyncPanel";
 import { ExportPanel } from "./ExportPanel";
 import { History } from "./History";
+import { HealthBanner } from "./HealthBanner";
 
 export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () => void }) {
   const { api } = props;
@@ -46,6 +47,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
         </span>
         <span class="faint version">Sync Hub {hub.version}</span>
       </header>
+      <HealthBanner api={api} />
       {live.problem && <p class="problem" role="alert">{live.problem}</p>}
       <main class="console-grid">
         <div class="col-main">

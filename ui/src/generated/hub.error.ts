@@ -23,6 +23,7 @@ export type ErrorCode =
   | "unauthorized"
   | "not_found"
   | "conflict"
+  | "store_unavailable"
   | "internal"
   | "unknown";
 
@@ -48,6 +49,7 @@ export interface ErrorEvent {
     | "unauthorized"
     | "not_found"
     | "conflict"
+    | "store_unavailable"
     | "internal"
     | "unknown";
   /**

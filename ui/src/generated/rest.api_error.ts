@@ -23,6 +23,7 @@ export type ErrorCode =
   | "unauthorized"
   | "not_found"
   | "conflict"
+  | "store_unavailable"
   | "internal"
   | "unknown";
 
@@ -54,6 +55,7 @@ export interface ApiError {
     | "unauthorized"
     | "not_found"
     | "conflict"
+    | "store_unavailable"
     | "internal"
     | "unknown";
   /**
@@ -86,6 +88,7 @@ export interface ApiError1 {
     | "unauthorized"
     | "not_found"
     | "conflict"
+    | "store_unavailable"
     | "internal"
     | "unknown";
   /**

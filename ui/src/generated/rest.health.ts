@@ -2,15 +2,45 @@
 // The wire types live in crates/protocol; change them there, then regenerate.
 
 /**
+ * Stable names of what can make `/health` red.
+ *
+ * This interface was referenced by `Health`'s JSON-Schema
+ * via the `definition` "HealthProblemCode".
+ */
+export type HealthProblemCode =
+  "store_cannot_write" | "disk_nearly_full" | "engine_stopped" | "store_backlog_full" | "unknown";
+
+/**
  * GET /health response.
  */
 export interface Health {
   /**
-   * Always `"ok"` when the hub answers.
+   * Why the hub is unavailable; absent when it is healthy.
+   */
+  problems?: HealthProblem[];
+  /**
+   * `"ok"`, or `"unavailable"` when `problems` is not empty.
    */
   status: string;
   /**
    * Hub time, ms since the Unix epoch.
    */
   timestamp: number;
+}
+/**
+ * One reason `/health` is red.
+ *
+ * This interface was referenced by `Health`'s JSON-Schema
+ * via the `definition` "HealthProblem".
+ */
+export interface HealthProblem {
+  /**
+   * What the facilitator can do about it.
+   */
+  advice: string;
+  code: HealthProblemCode;
+  /**
+   * What is wrong, for people (`"the store cannot write: disk full (…)"`).
+   */
+  message: string;
 }

@@ -2,6 +2,14 @@
 // The wire types live in crates/protocol; change them there, then regenerate.
 
 /**
+ * The kinds of store write failure.
+ *
+ * This interface was referenced by `HubInfo`'s JSON-Schema
+ * via the `definition` "StoreFaultKind".
+ */
+export type StoreFaultKind =
+  "disk_full" | "read_only" | "locked" | "io_error" | "corrupt" | "unknown";
+/**
  * How sessions are started.
  *
  * This interface was referenced by `HubInfo`'s JSON-Schema
@@ -76,17 +84,63 @@ export interface PhaseSecs {
  */
 export interface StoreStatus {
   /**
-   * Whether the store accepts writes.
+   * Records the hub holds back while the writer's queue is full (bounded).
+   */
+  backlog: number;
+  /**
+   * Why the store cannot write, while it cannot.
+   */
+  fault?: StoreFaultInfo | null;
+  /**
+   * Free space on the data directory's disk, bytes.
+   */
+  freeDiskBytes?: number | null;
+  /**
+   * Under this many free bytes `/health` is red.
+   */
+  minFreeDiskBytes: number;
+  /**
+   * Whether the store's last write succeeded (and the disk is not nearly full).
    */
   ok: boolean;
   /**
-   * Records waiting for the writer thread.
+   * Records waiting for the writer thread, in its queue and held by the hub.
    */
   queueDepth: number;
+  /**
+   * Derived records (scores, group snapshots, synchrony) dropped because the backlog was
+   * at its bound; beats and session rows are never dropped.
+   */
+  recordsDropped: number;
   /**
    * Size of the database file, bytes.
    */
   sizeBytes?: number | null;
+  /**
+   * Failed write attempts since the hub started (each retry counts).
+   */
+  writeErrorsTotal: number;
+}
+/**
+ * Why the store cannot write.
+ *
+ * This interface was referenced by `HubInfo`'s JSON-Schema
+ * via the `definition` "StoreFaultInfo".
+ */
+export interface StoreFaultInfo {
+  /**
+   * What the facilitator can do.
+   */
+  advice: string;
+  kind: StoreFaultKind;
+  /**
+   * The error as SQLite or the OS reported it.
+   */
+  message: string;
+  /**
+   * Hub time of the first failed attempt, ms since the Unix epoch.
+   */
+  sinceMs: number;
 }
 /**
  * Central sync.
@@ -186,17 +240,42 @@ export interface Schedule1 {
  */
 export interface StoreStatus1 {
   /**
-   * Whether the store accepts writes.
+   * Records the hub holds back while the writer's queue is full (bounded).
+   */
+  backlog: number;
+  /**
+   * Why the store cannot write, while it cannot.
+   */
+  fault?: StoreFaultInfo | null;
+  /**
+   * Free space on the data directory's disk, bytes.
+   */
+  freeDiskBytes?: number | null;
+  /**
+   * Under this many free bytes `/health` is red.
+   */
+  minFreeDiskBytes: number;
+  /**
+   * Whether the store's last write succeeded (and the disk is not nearly full).
    */
   ok: boolean;
   /**
-   * Records waiting for the writer thread.
+   * Records waiting for the writer thread, in its queue and held by the hub.
    */
   queueDepth: number;
+  /**
+   * Derived records (scores, group snapshots, synchrony) dropped because the backlog was
+   * at its bound; beats and session rows are never dropped.
+   */
+  recordsDropped: number;
   /**
    * Size of the database file, bytes.
    */
   sizeBytes?: number | null;
+  /**
+   * Failed write attempts since the hub started (each retry counts).
+   */
+  writeErrorsTotal: number;
 }
 /**
  * Central sync status: the `sync` part of `GET /api/hub`, and the answer to `PUT /api/sync`

@@ -42,6 +42,9 @@ pub enum Command {
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
     Ble(super::ble::BleCommand),
+    /// The hub's database: check it for damage, or recover what a damaged one holds.
+    #[command(subcommand)]
+    Store(super::store::StoreCommand),
 }
 
 /// Runs one parsed command line.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Research(command) => super::research::run(command),
         Command::Ble(command) => super::ble::run(command),
         Command::Report(args) => super::report::run(&args),
+        Command::Store(command) => super::store::run(command),
         Command::Sync(args) => {
             init_logging();
             runtime()?.block_on(super::sync::run(args))

@@ -103,6 +103,7 @@ fn demo_config(
         max_participants: None,
         central_sync: None,
         ble: false,
+        min_free_disk_bytes: crate::config::DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024,
     })
 }
 

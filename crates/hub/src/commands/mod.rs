@@ -11,4 +11,5 @@ pub mod recording;
 pub mod report;
 pub mod research;
 pub mod serve;
+pub mod store;
 pub mod sync;

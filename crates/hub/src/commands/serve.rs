@@ -2,7 +2,7 @@
 //! connect and runs until SIGINT or SIGTERM, then stops cleanly (`crate::serve`).
 
 use crate::config::HubConfig;
-use crate::serve::{start, stop_signal};
+use crate::serve::{ENGINE_FAILURE_LINGER, start, stop_signal};
 
 /// `synchub serve`.
 #[allow(clippy::print_stdout)] // The command's output: the ready line and how to connect.
@@ -16,7 +16,21 @@ pub async fn run(config: HubConfig) -> anyhow::Result<()> {
     }
     println!("admin token: {}", hub.admin_token_path.display());
     println!("join URL: {}", hub.state.join_url());
-    stop_signal().await;
-    tracing::info!("stopping");
-    hub.stop().await
+    tokio::select! {
+        () = stop_signal() => {
+            tracing::info!("stopping");
+            hub.stop().await
+        }
+        message = hub.engine_failure() => {
+            // `/health` is red meanwhile, with the reason.
+            tokio::time::sleep(ENGINE_FAILURE_LINGER).await;
+            let stopped = hub.stop().await;
+            if let Err(error) = stopped {
+                tracing::error!(error = %format!("{error:#}"), "stopping after the engine failed");
+            }
+            Err(anyhow::anyhow!(
+                "the session engine failed ({message}); everything acknowledged is stored: restart the hub and the session resumes"
+            ))
+        }
+    }
 }

@@ -111,6 +111,10 @@ pub enum Input {
     StrapReleased {
         conn: ConnId,
     },
+    /// Test builds only (feature `fault-injection`): the engine task panics, so the tests can
+    /// prove what a real panic does to a running hub.
+    #[cfg(feature = "fault-injection")]
+    InjectPanic,
 }
 
 /// What the REST API and the demo read without asking the engine: refreshed at every

@@ -17,8 +17,10 @@
 //! claimers).
 //!
 //! Store backpressure is explicit: when the writer's queue is full, records wait here in order
-//! (logged and counted, never dropped), and new beats are refused with `rate_limited` until the
-//! store catches up — the phone keeps them and resends unacked batches.
+//! (logged and counted; bounded, see `backlog`), and new beats are refused with `rate_limited`
+//! until the store catches up; while the store cannot write at all (disk full, read-only,
+//! locked) they are refused with `store_unavailable` — either way the phone keeps them and
+//! resends unacked batches.
 
 mod backlog;
 mod fanout;
@@ -34,9 +36,10 @@ use std::sync::Arc;
 
 use synchub_protocol::Role;
 use synchub_session::{Engine, ParticipantId, ResumeToken};
-use synchub_store::WriterHandle;
+use synchub_store::{StoreHealth, WriterHandle};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use backlog::BACKLOG_LIMIT;
 pub use handle::{AdminCommand, Answer, EngineHandle, Identity, Input, Reply, RoomView};
 
 use crate::clock::Clock;
@@ -107,6 +110,7 @@ impl EngineTask {
         clock: Clock,
         room: watch::Receiver<RoomSettings>,
         writer: WriterHandle,
+        store_health: StoreHealth,
         metrics: Arc<Metrics>,
     ) -> (EngineTask, EngineHandle, mpsc::Receiver<Input>) {
         let (inputs, receiver) = mpsc::channel(INPUT_CAPACITY);
@@ -117,7 +121,7 @@ impl EngineTask {
             room,
             conns: HashMap::new(),
             by_participant: HashMap::new(),
-            store: backlog::StoreFeed::new(writer, metrics.clone()),
+            store: backlog::StoreFeed::new(writer, store_health, metrics.clone()),
             metrics,
             view,
             view_dirty: true,

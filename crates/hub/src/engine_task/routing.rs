@@ -226,6 +226,13 @@ impl EngineTask {
                     .handle_update_coherence(now, participant, coherence)
             }
             ClientInput::Beats(batch) => {
+                if self.store.is_unavailable() {
+                    Metrics::increment(&self.metrics.store_refused_batches);
+                    return Err(ErrorEvent {
+                        code: ErrorCode::StoreUnavailable,
+                        message: "rr_intervals: the hub cannot store beats right now; keep the batch and resend it until it is acknowledged".to_owned(),
+                    });
+                }
                 if self.store.is_behind() {
                     Metrics::increment(&self.metrics.store_refused_batches);
                     return Err(ErrorEvent {

@@ -111,6 +111,8 @@ impl EngineTask {
                 let _ = reply.send(());
             }
             Input::StrapReleased { conn } => self.strap_released(conn),
+            #[cfg(feature = "fault-injection")]
+            Input::InjectPanic => panic!("injected fault: the engine task panics"),
         }
     }
 

@@ -60,8 +60,14 @@ impl Room {
             code: None,
         });
         let metrics = Arc::new(Metrics::default());
-        let (task, handle, inputs) =
-            EngineTask::new(engine, clock, room, store.writer(), metrics.clone());
+        let (task, handle, inputs) = EngineTask::new(
+            engine,
+            clock,
+            room,
+            store.writer(),
+            store.health().clone(),
+            metrics.clone(),
+        );
         tokio::spawn(task.run(inputs));
         Room {
             handle,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod export_files;
 pub mod export_zip;
 pub mod guards;
+pub mod health;
 pub mod me;
 pub mod report;
 pub mod rest;
@@ -60,6 +61,8 @@ pub struct Shared {
     pub central: Arc<crate::central::CentralControl>,
     /// Hub-read Bluetooth straps (a room that says why when Bluetooth is off).
     pub straps: Arc<crate::straps::StrapRoom>,
+    /// Under this much free space on the data directory's disk `/health` is red.
+    pub min_free_disk_bytes: u64,
     next_conn: AtomicU64,
 }
 
@@ -76,6 +79,7 @@ impl AppState {
         allowed_origins: Vec<HeaderValue>,
         central: Arc<crate::central::CentralControl>,
         straps: Arc<crate::straps::StrapRoom>,
+        min_free_disk_bytes: u64,
     ) -> Self {
         AppState(Arc::new(Shared {
             engine,
@@ -89,6 +93,7 @@ impl AppState {
             room_codes: RoomCodeGuard::default(),
             central,
             straps,
+            min_free_disk_bytes,
             next_conn: AtomicU64::new(1),
         }))
     }
@@ -146,13 +151,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sessions/{id}/report", get(report::session_report))
         .route("/api/participants", get(rest::participants))
         .route("/api/research/export", get(rest::research_export))
-        .route("/api/research/stats", get(rest::research_stats))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_admin,
-        ));
+        .route("/api/research/stats", get(rest::research_stats));
+    #[cfg(feature = "fault-injection")]
+    let facilitator = facilitator.route("/api/faults/engine-panic", post(inject_engine_panic));
+    let facilitator = facilitator.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_admin,
+    ));
     let public = Router::new()
-        .route("/health", get(rest::health))
+        .route("/health", get(health::health))
         .route("/metrics", get(rest::metrics))
         .route("/api/sessions/current", get(rest::current_session))
         .route("/api/sessions", get(rest::list_sessions))
@@ -187,6 +194,23 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// `POST /api/faults/engine-panic` (test builds only, feature `fault-injection`): makes the
+/// engine task panic.
+#[cfg(feature = "fault-injection")]
+async fn inject_engine_panic(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::http::StatusCode {
+    match state
+        .engine
+        .inputs
+        .send(crate::engine_task::Input::InjectPanic)
+        .await
+    {
+        Ok(()) => axum::http::StatusCode::ACCEPTED,
+        Err(_) => axum::http::StatusCode::GONE,
+    }
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -8,9 +8,8 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
 use synchub_protocol::rest::{
-    Health, HubInfo, PacerRequest, ParticipantList, ResearchExportBody, ResearchStats,
-    ResearchStatsBody, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, StoreStatus,
-    SyncSettingsRequest, SyncStatus,
+    HubInfo, PacerRequest, ParticipantList, ResearchExportBody, ResearchStats, ResearchStatsBody,
+    Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SyncSettingsRequest, SyncStatus,
 };
 use synchub_protocol::{ErrorCode, SessionPhase};
 use synchub_session::SessionId;
@@ -27,14 +26,9 @@ const SESSION_LIST_LIMIT: u32 = 100;
 /// `GET /api/research/stats` covers the last 30 days, as the original did.
 const STATS_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok".to_owned(),
-        timestamp: convert::wire_ms(state.engine.clock.wall_ms()),
-    })
-}
-
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Refreshes the gauges read from the store and the disk.
+    super::health::store_status(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -141,23 +135,13 @@ pub async fn hub_info(State(state): State<AppState>) -> Json<HubInfo> {
         .map_or(Schedule::ORIGINAL, |schedule| {
             convert::schedule_to_wire(&schedule)
         });
-    let size_bytes = std::fs::metadata(state.store.database_path())
-        .ok()
-        .map(|metadata| metadata.len());
     Json(HubInfo {
         name: room.name,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         room_code: room.code,
         join_url: state.join_url(),
         schedule,
-        store: StoreStatus {
-            ok: true,
-            queue_depth: state
-                .metrics
-                .store_queue_depth
-                .load(std::sync::atomic::Ordering::Relaxed),
-            size_bytes,
-        },
+        store: super::health::store_status(&state),
         sync: state.central.status(),
     })
 }

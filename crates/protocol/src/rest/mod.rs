@@ -32,8 +32,8 @@ pub use sessions::{
     PhaseSecs, Schedule, ScheduleMode, SessionCommandBody, SessionInfo, SessionList,
 };
 pub use settings::{
-    HubInfo, PacerRequest, StoreStatus, SyncSettingsRequest, SyncState, SyncStatus,
-    SyncTableProgress,
+    HubInfo, PacerRequest, StoreFaultInfo, StoreFaultKind, StoreStatus, SyncSettingsRequest,
+    SyncState, SyncStatus, SyncTableProgress,
 };
 
 use schemars::JsonSchema;
@@ -42,13 +42,47 @@ use serde::{Deserialize, Serialize};
 use crate::common::ErrorCode;
 use crate::error::DecodeError;
 
-/// `GET /health` (original shape).
+/// `GET /health` (original shape, plus `problems`). HTTP 200 with `status: "ok"` while the
+/// hub can do its job; HTTP 503 with `status: "unavailable"` and the reasons while it cannot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Health {
-    /// Always `"ok"` when the hub answers.
+    /// `"ok"`, or `"unavailable"` when `problems` is not empty.
     pub status: String,
     /// Hub time, ms since the Unix epoch.
     pub timestamp: u64,
+    /// Why the hub is unavailable; absent when it is healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<HealthProblem>,
+}
+
+/// One reason `/health` is red.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthProblem {
+    pub code: HealthProblemCode,
+    /// What is wrong, for people (`"the store cannot write: disk full (…)"`).
+    pub message: String,
+    /// What the facilitator can do about it.
+    pub advice: String,
+}
+
+/// Stable names of what can make `/health` red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthProblemCode {
+    /// The store's last write failed (`GET /api/hub`'s `store.fault` says why); new beats are
+    /// refused with `store_unavailable` until it writes again.
+    StoreCannotWrite,
+    /// Free space on the data directory's disk is under the configured threshold.
+    DiskNearlyFull,
+    /// The engine task is gone; the hub exits so that it is restarted.
+    EngineStopped,
+    /// The hub held back more of its own records than its bound and dropped derived ones
+    /// (scores, group snapshots); beats and session rows are never dropped.
+    StoreBacklogFull,
+    /// A code this build does not know (newer hub).
+    #[serde(other)]
+    Unknown,
 }
 
 /// `{"error": "…"}`: the original 404 body of `/api/sessions/current` and

@@ -14,13 +14,65 @@ use crate::json::Fields;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreStatus {
-    /// Whether the store accepts writes.
+    /// Whether the store's last write succeeded (and the disk is not nearly full).
     pub ok: bool,
-    /// Records waiting for the writer thread.
+    /// Records waiting for the writer thread, in its queue and held by the hub.
     pub queue_depth: u64,
+    /// Records the hub holds back while the writer's queue is full (bounded).
+    #[serde(default)]
+    pub backlog: u64,
     /// Size of the database file, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    /// Free space on the data directory's disk, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_disk_bytes: Option<u64>,
+    /// Under this many free bytes `/health` is red.
+    #[serde(default)]
+    pub min_free_disk_bytes: u64,
+    /// Why the store cannot write, while it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<StoreFaultInfo>,
+    /// Failed write attempts since the hub started (each retry counts).
+    #[serde(default)]
+    pub write_errors_total: u64,
+    /// Derived records (scores, group snapshots, synchrony) dropped because the backlog was
+    /// at its bound; beats and session rows are never dropped.
+    #[serde(default)]
+    pub records_dropped: u64,
+}
+
+/// Why the store cannot write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreFaultInfo {
+    pub kind: StoreFaultKind,
+    /// The error as SQLite or the OS reported it.
+    pub message: String,
+    /// What the facilitator can do.
+    pub advice: String,
+    /// Hub time of the first failed attempt, ms since the Unix epoch.
+    pub since_ms: u64,
+}
+
+/// The kinds of store write failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StoreFaultKind {
+    /// The data directory's disk is full.
+    DiskFull,
+    /// The disk is read-only, or the files are not writable.
+    ReadOnly,
+    /// Another program holds the database's write lock.
+    Locked,
+    /// The disk reported an I/O error.
+    IoError,
+    /// The database file is damaged (`synchub store check`).
+    Corrupt,
+    /// A kind this build does not know (newer hub).
+    #[serde(other)]
+    Unknown,
 }
 
 /// State of the push to the central database.

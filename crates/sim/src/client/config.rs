@@ -49,6 +49,9 @@ pub struct ParticipantConfig {
     /// score it at once instead of after the 64 s warm-up. Score-only participants use them
     /// for their first score. Zero: the stream starts at connection time.
     pub backfill: Duration,
+    /// Drop the connection after about this long (uniform in 0.5–1.5×), then reconnect and
+    /// resume with the token, like a phone on flaky Wi-Fi; `None`: never.
+    pub churn: Option<Duration>,
 }
 
 impl ParticipantConfig {
@@ -72,6 +75,7 @@ impl ParticipantConfig {
             connect_timeout: Duration::from_secs(10),
             resume_wait: Duration::from_secs(2),
             backfill: Duration::ZERO,
+            churn: None,
         }
     }
 }

@@ -177,7 +177,7 @@ impl Participant {
     /// Sends the pending batches not yet sent on this connection, oldest first, at most
     /// [`MAX_BATCHES_PER_FLUSH`] at a time (the rest go out on the next ticks).
     async fn flush_pending(&mut self, connection: &mut Connection) -> Result<(), ClientError> {
-        for (seq, batch, resend) in self.beats.unsent(MAX_BATCHES_PER_FLUSH) {
+        for (seq, batch, resend) in self.beats.unsent(MAX_BATCHES_PER_FLUSH, Instant::now()) {
             self.send(connection, &ClientEvent::RrIntervals(batch))
                 .await?;
             if resend {
@@ -219,6 +219,9 @@ impl Participant {
                             self.stats.record_ack_latency(sent_at.elapsed());
                         }
                     }
+                    // Resent after 3 s without an ack, a batch the hub had stored meanwhile is
+                    // acknowledged twice: expected, not a violation.
+                    None if self.beats.was_acknowledged(seq) => {}
                     None => self.stats.record_error(&sim_error("unexpected_ack")),
                 },
                 None => self.stats.record_error(&sim_error("ack_without_seq")),
@@ -276,6 +279,18 @@ impl Participant {
         }
     }
 
+    /// How long the next connection lasts before a simulated drop: uniform in
+    /// `[0.5, 1.5] × churn` from the participant's seed and connection count; `None` without
+    /// churn.
+    fn next_churn(&self) -> Option<Duration> {
+        use rand::{Rng as _, SeedableRng as _};
+        let mean = self.config.churn?;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(
+            self.config.seed ^ u64::from(self.connections).rotate_left(32),
+        );
+        Some(mean.mul_f64(rng.random_range(0.5..1.5)))
+    }
+
     /// One connection's life, from handshake done to drop or stop.
     async fn session(
         &mut self,
@@ -305,6 +320,10 @@ impl Participant {
         score_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut time_sync_timer = interval_at(start + TIME_SYNC_INTERVAL, TIME_SYNC_INTERVAL);
         time_sync_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // With churn, this connection ends by itself after a random time, as Wi-Fi does.
+        let churn_after = self.next_churn();
+        let churn = sleep(churn_after.unwrap_or(Duration::from_secs(86_400)));
+        tokio::pin!(churn);
 
         loop {
             let state = *control.borrow_and_update();
@@ -344,6 +363,9 @@ impl Participant {
                 }
                 _ = time_sync_timer.tick() => {
                     self.send(connection, &time_sync_now()).await?;
+                }
+                () = &mut churn, if churn_after.is_some() && self.in_session => {
+                    return Ok(SessionEnd::Dropped);
                 }
                 incoming = connection.next_incoming() => match incoming {
                     Incoming::Closed => return Ok(SessionEnd::Dropped),
@@ -484,7 +506,7 @@ mod tests {
         let mut participant = Participant::new(config, Arc::new(CrowdStats::new()));
         participant.resume_token = Some("token".to_owned());
         participant.collect_beats();
-        let (_, batch, _) = participant.beats.unsent(1).pop().unwrap();
+        let (_, batch, _) = participant.beats.unsent(1, Instant::now()).pop().unwrap();
         let events = [
             participant.join_event(),
             ClientEvent::RrIntervals(batch),

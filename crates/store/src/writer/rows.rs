@@ -42,6 +42,14 @@ impl RowWriter {
         }
     }
 
+    /// Writes through `connection` from now on (after the writer reopened the database, or
+    /// released its files with a placeholder while the disk fails).
+    pub(super) fn use_connection(&mut self, connection: Connection) {
+        connection.set_prepared_statement_cache_capacity(128);
+        self.connection = connection;
+        self.forget_row_ids();
+    }
+
     /// Forgets every cached row id (after a rollback).
     pub(super) fn forget_row_ids(&mut self) {
         self.sessions.clear();
@@ -55,32 +63,37 @@ impl RowWriter {
     }
 
     /// Writes `record`'s rows; returns how many rows it wrote or changed.
-    pub(super) fn apply(&mut self, record: Record) -> Result<usize, Error> {
+    pub(super) fn apply(&mut self, record: &Record) -> Result<usize, Error> {
         match record {
-            Record::SessionOpened(row) => self.session_opened(&row),
+            Record::SessionOpened(row) => self.session_opened(row),
             Record::PhaseChanged {
                 session_id,
                 phase,
                 at_ms,
                 ends_at_ms,
-            } => self.phase_changed(session_id, phase, at_ms, ends_at_ms),
+            } => self.phase_changed(*session_id, *phase, *at_ms, *ends_at_ms),
             Record::SessionCompleted {
                 session_id,
                 ended_at_ms,
                 summary,
-            } => self.session_completed(session_id, ended_at_ms, &summary, false),
-            Record::ParticipantJoined(row) => self.participant_joined(&row),
+            } => self.session_completed(*session_id, *ended_at_ms, summary, false),
+            Record::ParticipantJoined(row) => self.participant_joined(row),
             Record::ParticipantChanged {
                 session_id,
                 participant_id,
                 intention,
                 research_consent,
-            } => self.participant_changed(session_id, participant_id, intention, research_consent),
-            Record::ParticipantClosed(closed) => self.participant_closed(&closed),
-            Record::Beats(batch) => self.beats(&batch),
-            Record::Metrics(metrics) => self.metrics(&metrics),
-            Record::GroupSnapshot(snapshot) => self.group_snapshot(&snapshot),
-            Record::Synchrony(round) => self.synchrony(&round),
+            } => self.participant_changed(
+                *session_id,
+                *participant_id,
+                *intention,
+                *research_consent,
+            ),
+            Record::ParticipantClosed(closed) => self.participant_closed(closed),
+            Record::Beats(batch) => self.beats(batch),
+            Record::Metrics(metrics) => self.metrics(metrics),
+            Record::GroupSnapshot(snapshot) => self.group_snapshot(snapshot),
+            Record::Synchrony(round) => self.synchrony(round),
         }
     }
 
@@ -464,5 +477,13 @@ pub(super) fn is_atomic_statement(record: &Record) -> bool {
         Record::Beats(batch) => !batch.beats.is_empty() && batch.beats.len() <= BEATS_PER_INSERT,
         Record::Metrics(_) | Record::GroupSnapshot(_) | Record::ParticipantClosed(_) => true,
         _ => false,
+    }
+}
+
+/// How many rows `record` becomes, about: what bounds a transaction.
+pub(super) fn weight(record: &Record) -> usize {
+    match record {
+        Record::Beats(batch) => batch.beats.len().max(1),
+        _ => 1,
     }
 }
