@@ -313,6 +313,7 @@ pub fn record_session(hub: &Hub, plan: &SessionPlan) {
             distribution_medium: plan.people.len() as u32,
             distribution_high: 0,
             synchrony_index: Some(0.3),
+            synchrony_baseline: Some(0.1),
         }));
         if second % 5 == 0 {
             for (index, &participant) in participants.iter().enumerate() {

@@ -17,6 +17,8 @@
 //!   [`clock::Clock`].
 //! - [`straps`]: hub-read Bluetooth straps (`serve --ble`): the facilitator assigns a strap to a
 //!   wearer and its beats reach the engine as that wearer's beats.
+//! - [`report`]: a stored session's report (`synchub-report`), for `synchub report` and the
+//!   report routes.
 //! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - Leaves every other module may use: [`clock`], [`room`] (the room's name and code),
@@ -24,7 +26,8 @@
 //!   [`metrics`] (the `/metrics` figures), [`encoded`], [`peer`], [`client_input`];
 //!   [`discovery`] is the mDNS advertisement.
 //! - [`commands`]: the command line — [`commands::cli`] and one module per subcommand
-//!   (`analyze`, `serve`, `demo` with the default `demo` feature, `sync`, `research`, `ble`).
+//!   (`analyze`, `serve`, `demo` with the default `demo` feature, `sync`, `research`, `report`,
+//!   `ble`).
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -58,6 +61,7 @@ pub mod engine_task;
 pub mod guessing;
 pub mod metrics;
 pub mod peer;
+pub mod report;
 pub mod room;
 pub mod serve;
 pub mod server;

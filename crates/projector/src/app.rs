@@ -170,7 +170,8 @@ impl Projector {
                 #[allow(clippy::cast_precision_loss)]
                 let synchrony = 0.55 + 0.3 * (hub_now as f64 / 40_000.0).sin();
                 self.apply_event(HubEvent::RoomSnapshot(snapshot));
-                self.mandala.apply_group(average, Some(synchrony));
+                self.mandala
+                    .apply_group(average, Some(synchrony), Some(0.2));
             }
         }
     }
@@ -184,8 +185,11 @@ impl Projector {
             }
             HubEvent::GroupMetricsUpdate(update) => {
                 let metrics = &update.group_metrics;
-                self.mandala
-                    .apply_group(metrics.average_coherence, metrics.synchrony_index);
+                self.mandala.apply_group(
+                    metrics.average_coherence,
+                    metrics.synchrony_index,
+                    metrics.synchrony_baseline,
+                );
             }
             HubEvent::Pacer(pacer) => self.pacer = Some(pacer),
             HubEvent::PhaseChanged(changed) => {

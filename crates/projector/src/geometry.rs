@@ -14,7 +14,8 @@
 //!   `MEDIUM_COHERENCE_MIN_SCORE` and `HIGH_COHERENCE_MIN_SCORE`, as everywhere in Sync Hub),
 //!   a warming-up signal is drawn faint;
 //! - the **synchrony ring**: an outer ring of beads that closes and brightens as the group's
-//!   synchrony index rises;
+//!   synchrony index rises, with two open markers where chance alone (the hub's surrogate
+//!   `synchronyBaseline`) would bring it;
 //! - the **breathing pacer**: a ring that grows on the in-breath and shrinks on the out-breath.
 //!
 //! The hub sends the room once a second; every value drawn is smoothed towards its latest
@@ -216,6 +217,9 @@ pub struct Mandala {
     target_group_average: f32,
     synchrony: f32,
     target_synchrony: f32,
+    /// The chance level of the synchrony index, when the hub sends one (not smoothed: it is
+    /// a reference mark, and jumps are rare).
+    synchrony_baseline: Option<f32>,
     background: Rgba,
     /// The session phase and time left from the latest snapshot.
     pub session_phase: SessionPhase,
@@ -242,6 +246,7 @@ impl Mandala {
             target_group_average: 0.0,
             synchrony: 0.0,
             target_synchrony: 0.0,
+            synchrony_baseline: None,
             background: palette(CoherencePhase::Low).background,
             session_phase: SessionPhase::Complete,
             phase_time_left_ms: 0,
@@ -293,13 +298,20 @@ impl Mandala {
     }
 
     /// Takes in the group's figures from `group_metrics_update` (the hub's own average, and the
-    /// synchrony index in `[0, 1]` when it has one).
-    pub fn apply_group(&mut self, average_coherence: f64, synchrony_index: Option<f64>) {
+    /// synchrony index and its chance level in `[0, 1]` when it has them).
+    pub fn apply_group(
+        &mut self,
+        average_coherence: f64,
+        synchrony_index: Option<f64>,
+        synchrony_baseline: Option<f64>,
+    ) {
         #[allow(clippy::cast_possible_truncation)]
         {
             self.target_group_average = average_coherence.clamp(0.0, 100.0) as f32;
             if let Some(index) = synchrony_index {
                 self.target_synchrony = index.clamp(0.0, 1.0) as f32;
+                self.synchrony_baseline =
+                    synchrony_baseline.map(|baseline| baseline.clamp(0.0, 1.0) as f32);
             }
         }
     }
@@ -500,6 +512,22 @@ impl Mandala {
                 fill: palette.accent.with_alpha(alpha),
                 stroke: None,
             });
+        }
+        // The chance level: an open marker on each side where the lit arc would end if the
+        // room's rhythms were only as aligned as chance makes them.
+        if let Some(baseline) = self.synchrony_baseline {
+            for fraction in [baseline / 2.0, 1.0 - baseline / 2.0] {
+                let angle = TAU * fraction - PI / 2.0;
+                shapes.push(Shape::Circle {
+                    centre: [
+                        centre[0] + ring_radius * angle.cos(),
+                        centre[1] + ring_radius * angle.sin(),
+                    ],
+                    radius: radius * 0.016,
+                    fill: Rgba::rgb(0, 0, 0).with_alpha(0.0),
+                    stroke: Some((radius * 0.003, palette.accent.with_alpha(0.9))),
+                });
+            }
         }
         shapes
     }

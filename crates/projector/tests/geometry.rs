@@ -260,7 +260,7 @@ fn the_synchrony_ring_closes_as_synchrony_rises() {
     let lit_beads = |synchrony: f64| {
         let mut mandala = Mandala::new();
         mandala.apply_snapshot(&room(&[(0, 50.0)]));
-        mandala.apply_group(50.0, Some(synchrony));
+        mandala.apply_group(50.0, Some(synchrony), None);
         settle(&mut mandala, 10.0);
         // Beads are the small stroke-less circles beyond the petals; lit ones are larger.
         let shapes = mandala.shapes(CENTRE, RADIUS, 0.0, None);
@@ -274,4 +274,37 @@ fn the_synchrony_ring_closes_as_synchrony_rises() {
     let (low, high, full) = (lit_beads(0.2), lit_beads(0.7), lit_beads(1.0));
     assert!(low < high && high < full, "{low} < {high} < {full}");
     assert_eq!(full, 96);
+}
+
+#[test]
+fn the_synchrony_ring_marks_the_chance_level_where_the_hub_sends_one() {
+    // The open markers: circles with an edge and no fill, on the synchrony ring.
+    let markers = |baseline: Option<f64>| {
+        let mut mandala = Mandala::new();
+        mandala.apply_snapshot(&room(&[(0, 50.0)]));
+        mandala.apply_group(50.0, Some(0.6), baseline);
+        settle(&mut mandala, 10.0);
+        mandala
+            .shapes(CENTRE, RADIUS, 0.0, None)
+            .into_iter()
+            .filter_map(|shape| match shape {
+                Shape::Circle {
+                    centre,
+                    stroke: Some(_),
+                    fill,
+                    ..
+                } if fill.a == 0 => Some(centre),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(markers(None).is_empty(), "no chance level, no marker");
+    let at_quarter = markers(Some(0.5));
+    assert_eq!(at_quarter.len(), 2, "{at_quarter:?}");
+    // A chance level of 0.5 marks where half the ring is lit: a quarter turn each way from the
+    // top, level with the centre, one on each side.
+    for marker in &at_quarter {
+        assert!((marker[1] - CENTRE[1]).abs() < 1.0, "{marker:?}");
+    }
+    assert!((at_quarter[0][0] - CENTRE[0]) * (at_quarter[1][0] - CENTRE[0]) < 0.0);
 }

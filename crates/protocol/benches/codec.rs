@@ -40,6 +40,7 @@ fn codec(c: &mut Criterion) {
             std_coherence: 14.2,
             active_count: 1990,
             synchrony_index: Some(0.31),
+            synchrony_baseline: Some(0.12),
         },
     }));
     c.bench_function("encode group_metrics_update frame", |b| {

@@ -50,6 +50,11 @@ pub struct GroupMetrics {
     /// least two participants have hub-side beats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synchrony_index: Option<f64>,
+    /// The chance level of `synchronyIndex` in `0..=1`: the same round's index computed on
+    /// circularly shifted (surrogate) series, which keep each heart's rhythm but break any
+    /// shared timing. Synchrony means something only above it. Sent with `synchronyIndex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchrony_baseline: Option<f64>,
 }
 
 /// The session's audio track (original field; the hub keeps it for old clients).

@@ -86,6 +86,7 @@ fn group_metrics() -> GroupMetrics {
         std_coherence: 7.4,
         active_count: 2,
         synchrony_index: Some(0.2),
+        synchrony_baseline: Some(0.08),
     }
 }
 
@@ -100,6 +101,7 @@ fn our_event(name: &str) -> HubEvent {
             participant_count: 1,
             group_metrics: GroupMetrics {
                 synchrony_index: None,
+                synchrony_baseline: None,
                 ..group_metrics()
             },
             audio_track: AudioTrack {

@@ -1,5 +1,7 @@
-//! Renders the report of a stored session to a file — what `synchub report` will do once the
-//! hub wires this crate in.
+//! Renders the report of a stored session to a file with this crate alone (a fixed seed, the
+//! room's name as given). `synchub report` is the product's way to do it (seeded by the
+//! session's id, so it agrees with the hub's REST route); this stays for working on the crate
+//! without building the hub.
 //!
 //! ```sh
 //! cargo run -p synchub-report --example render -- --data-dir DIR --session latest \

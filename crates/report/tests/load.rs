@@ -176,6 +176,7 @@ fn records() -> Vec<Record> {
         distribution_medium: 1,
         distribution_high: 0,
         synchrony_index: Some(0.2),
+        synchrony_baseline: Some(0.05),
     }));
     records.push(Record::PhaseChanged {
         session_id: session_id(),

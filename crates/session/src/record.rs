@@ -183,6 +183,9 @@ pub struct GroupSnapshot {
     pub distribution_medium: u32,
     pub distribution_high: u32,
     pub synchrony_index: Option<f64>,
+    /// The same round's index on surrogate (circularly shifted) series: what chance alone
+    /// gives this room, for reading `synchrony_index` against. Set with it.
+    pub synchrony_baseline: Option<f64>,
 }
 
 /// One pair's synchrony in one round.

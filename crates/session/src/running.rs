@@ -54,6 +54,8 @@ pub(crate) struct Session {
     pub(crate) group: GroupSnapshot,
     pub(crate) totals: SessionTotals,
     pub(crate) synchrony_index: Option<f64>,
+    /// The latest round's surrogate index (chance level), set with `synchrony_index`.
+    pub(crate) synchrony_baseline: Option<f64>,
 }
 
 impl Session {
@@ -87,6 +89,7 @@ impl Session {
             distribution_medium: 0,
             distribution_high: 0,
             synchrony_index: None,
+            synchrony_baseline: None,
         };
         Self {
             row,
@@ -107,6 +110,7 @@ impl Session {
             group,
             totals: SessionTotals::default(),
             synchrony_index: None,
+            synchrony_baseline: None,
         }
     }
 

@@ -120,6 +120,7 @@ pub fn snapshot(session: SessionId, at_ms: i64, average: f64) -> Record {
         distribution_medium: 2,
         distribution_high: 0,
         synchrony_index: Some(0.3),
+        synchrony_baseline: Some(0.1),
     })
 }
 

@@ -20,6 +20,7 @@ import type { SyncSettingsRequest } from "../generated/rest.sync_settings";
 import type { SyncStatus } from "../generated/rest.sync_status";
 
 export type ExportFormat = "json" | "csv" | "parquet";
+export type ReportFormat = "html" | "json";
 
 type Fetch = typeof fetch;
 
@@ -158,6 +159,15 @@ export class HubApi {
 
   runSync(): Promise<SyncStatus> {
     return this.request("POST", "/api/sync");
+  }
+
+  /** A session's report as a file: the page (html) or its JSON twin. */
+  async sessionReport(sessionId: string, format: ReportFormat = "html"): Promise<{ blob: Blob; fileName: string }> {
+    const response = await this.send("GET", `/api/sessions/${encodeURIComponent(sessionId)}/report?format=${format}`);
+    const blob = await response.blob();
+    const fallback = `synchub-report-${sessionId.slice(0, 8)}.${format}`;
+    const match = response.headers.get("Content-Disposition")?.match(/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i);
+    return { blob, fileName: match?.[1] ? decodeURIComponent(match[1]) : fallback };
   }
 
   /** The research export as a file: fetched with the token (a plain link could not carry it). */

@@ -5,6 +5,7 @@ import type { ExportFormat, HubApi } from "../backend/api";
 import { formatBytes } from "../lib/format";
 import { useAction } from "./hooks";
 import { Problem } from "./Problem";
+import { saveFile } from "../lib/save-file";
 
 function isoDay(ms: number): string {
   const date = new Date(ms);
@@ -41,14 +42,7 @@ export function ExportPanel(props: { api: HubApi }) {
           void action.run(async () => {
             const { startMs, endMs } = rangeFromDays(from, to);
             const { blob, fileName } = await props.api.researchExport(startMs, endMs, format);
-            const url = URL.createObjectURL(blob);
-            const link = document.createElement("a");
-            link.href = url;
-            link.download = fileName;
-            document.body.append(link);
-            link.click();
-            link.remove();
-            setTimeout(() => URL.revokeObjectURL(url), 10_000);
+            saveFile(blob, fileName);
             setDone(`Saved ${fileName} (${formatBytes(blob.size)}).`);
           });
         }}

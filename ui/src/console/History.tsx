@@ -1,10 +1,12 @@
-// Past sessions, newest first, with their figures; one can be opened for its details.
+// Past sessions, newest first, with their figures; one can be opened for its details, and
+// each one's report saved as a page.
 import { useEffect, useState } from "preact/hooks";
 import type { HubApi } from "../backend/api";
 import type { SessionInfo } from "../generated/rest.session_info";
 import { formatDateTime, formatDuration, formatScore, phaseLabel } from "../lib/format";
 import { useAction, usePoll } from "./hooks";
 import { Problem } from "./Problem";
+import { ReportButton } from "./ReportButton";
 
 export function History(props: { api: HubApi; completedSessionId: string | null }) {
   const sessions = usePoll(() => props.api.sessions(), 30_000);
@@ -32,7 +34,7 @@ export function History(props: { api: HubApi; completedSessionId: string | null 
                 <th scope="col">Average</th>
                 <th scope="col">Peak</th>
                 <th scope="col">State</th>
-                <th scope="col"><span class="visually-hidden">Details</span></th>
+                <th scope="col"><span class="visually-hidden">Details and report</span></th>
               </tr>
             </thead>
             <tbody>
@@ -50,6 +52,7 @@ export function History(props: { api: HubApi; completedSessionId: string | null 
                     <button type="button" class="quiet" onClick={() => action.run(async () => setOpen(await props.api.session(session.sessionId)))}>
                       Details
                     </button>
+                    <ReportButton api={props.api} sessionId={session.sessionId} />
                   </td>
                 </tr>
               ))}

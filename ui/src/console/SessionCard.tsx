@@ -9,6 +9,7 @@ import { formatDuration, formatScore, phaseLabel } from "../lib/format";
 import { useAction, useTicker, type Polled } from "./hooks";
 import { phaseTimeLeft, type RoomState } from "./room-state";
 import { Problem } from "./Problem";
+import { ReportButton } from "./ReportButton";
 
 export function SessionCard(props: { api: HubApi; hub: HubInfo; current: Polled<SessionInfo | null>; room: RoomState }) {
   const { api, hub, current, room } = props;
@@ -30,6 +31,7 @@ export function SessionCard(props: { api: HubApi; hub: HubInfo; current: Polled<
   // the fallback before the first snapshot.
   const left = (session && phaseTimeLeft(room, session.sessionId, now)) ?? (endsAt === null || endsAt === undefined ? null : endsAt - now);
   const summary = !running && room.completed ? room.completed.summary : null;
+  const completedId = !running && room.completed ? room.completed.sessionId : null;
 
   const after = async (work: () => Promise<unknown>) => {
     await action.run(work);
@@ -85,7 +87,10 @@ export function SessionCard(props: { api: HubApi; hub: HubInfo; current: Polled<
       <Problem message={action.error ?? current.error} />
       {summary && (
         <div class="summary-box" data-testid="session-summary">
-          <h3>Last session</h3>
+          <div class="row">
+            <h3>Last session</h3>
+            {completedId && <ReportButton api={api} sessionId={completedId} label="Report" />}
+          </div>
           <dl class="summary-grid">
             <div><dt>Length</dt><dd class="tabular">{formatDuration(summary.duration)}</dd></div>
             <div><dt>People</dt><dd class="tabular">{summary.participantCount}</dd></div>

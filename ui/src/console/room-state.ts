@@ -11,8 +11,8 @@ export const SPARK_POINTS = 120;
 /** Chart length: 4 h at 1 Hz is far beyond any session; the cap only bounds memory. */
 export const HISTORY_POINTS = 4 * 3600;
 
-/** `groupMetrics` plus the optional surrogate baseline the hub may add. */
-export type LiveGroupMetrics = GroupMetrics & { synchronyBaseline?: number | null };
+/** `groupMetrics` as the hub sends it (with `synchronyBaseline` beside `synchronyIndex`). */
+export type LiveGroupMetrics = GroupMetrics;
 
 export interface GroupHistory {
   /** Seconds since the Unix epoch (uPlot's time axis). */

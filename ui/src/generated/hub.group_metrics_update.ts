@@ -53,6 +53,12 @@ export interface GroupMetrics {
    */
   stdCoherence: number;
   /**
+   * The chance level of `synchronyIndex` in `0..=1`: the same round's index computed on
+   * circularly shifted (surrogate) series, which keep each heart's rhythm but break any
+   * shared timing. Synchrony means something only above it. Sent with `synchronyIndex`.
+   */
+  synchronyBaseline?: number | null;
+  /**
    * Group heart-rhythm synchrony in `0..=1` (Kuramoto order parameter); absent until at
    * least two participants have hub-side beats.
    */
@@ -139,6 +145,12 @@ export interface GroupMetrics1 {
    * Standard deviation of fresh participants' scores.
    */
   stdCoherence: number;
+  /**
+   * The chance level of `synchronyIndex` in `0..=1`: the same round's index computed on
+   * circularly shifted (surrogate) series, which keep each heart's rhythm but break any
+   * shared timing. Synchrony means something only above it. Sent with `synchronyIndex`.
+   */
+  synchronyBaseline?: number | null;
   /**
    * Group heart-rhythm synchrony in `0..=1` (Kuramoto order parameter); absent until at
    * least two participants have hub-side beats.

@@ -34,6 +34,11 @@ pub enum Command {
     /// participant's data-access or erasure request.
     #[command(subcommand)]
     Research(super::research::ResearchCommand),
+    /// Write one stored session's report: a self-contained HTML page or its JSON twin.
+    ///
+    /// Works offline from a data directory (also while a hub runs on it: the store is only
+    /// read). `--session latest` is the newest session.
+    Report(super::report::ReportArgs),
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
     Ble(super::ble::BleCommand),
@@ -57,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Research(command) => super::research::run(command),
         Command::Ble(command) => super::ble::run(command),
         Command::AdminToken(args) => super::admin_token::run(&args),
+        Command::Report(args) => super::report::run(&args),
         Command::Store(command) => super::store::run(command),
         Command::Sync(args) => {
             init_logging();

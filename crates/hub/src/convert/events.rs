@@ -30,6 +30,7 @@ pub fn group_metrics(group: &GroupSnapshot) -> wire::GroupMetrics {
         std_coherence: group.std_coherence,
         active_count: group.active_count,
         synchrony_index: group.synchrony_index,
+        synchrony_baseline: group.synchrony_baseline,
     }
 }
 
@@ -209,6 +210,7 @@ pub fn empty_group(session: &domain::SessionInfo) -> GroupSnapshot {
         distribution_medium: 0,
         distribution_high: 0,
         synchrony_index: None,
+        synchrony_baseline: None,
     }
 }
 

@@ -61,6 +61,8 @@ pub fn stored_session_info(session: &synchub_store::SessionOverview) -> rest::Se
             std_coherence: 0.0,
             active_count: 0,
             synchrony_index: summary.and_then(|summary| summary.average_synchrony),
+            // A stored session keeps the mean index only; its chance level is in the report.
+            synchrony_baseline: None,
         },
         audio_track: audio_track(duration_ms),
         phase_ends_at: None,

@@ -16,6 +16,7 @@ pub mod health;
 pub mod listen;
 pub mod me;
 pub mod origin;
+pub mod report;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
@@ -161,6 +162,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))
+        .route("/api/sessions/{id}/report", get(report::session_report))
         .route("/api/participants", get(rest::participants))
         .route("/api/research/export", get(rest::research_export))
         .route("/api/research/stats", get(rest::research_stats))

@@ -174,6 +174,7 @@ impl Engine {
             })
             .collect();
         session.synchrony_index = Some(group.index);
+        session.synchrony_baseline = Some(group.surrogate_index);
         session.totals.add_synchrony(group.index);
         self.records.push_back(Record::Synchrony(SynchronyRound {
             session_id: session.id(),

@@ -155,5 +155,6 @@ fn group_snapshot(
         distribution_medium: stats.medium,
         distribution_high: stats.high,
         synchrony_index: session.synchrony_index,
+        synchrony_baseline: session.synchrony_baseline,
     }
 }

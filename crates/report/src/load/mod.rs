@@ -3,8 +3,9 @@
 //! The session, its phases and its participants come through the store's public [`Reader`];
 //! the rows the reader has no query for yet (scores, beat times, synchrony rounds and
 //! per-participant synchrony strength) are read here with plain SQL on a read-only connection
-//! of our own. All of that SQL lives in this one file so it can move into the store's reader
-//! as it is. WAL mode lets this run while the hub's writer keeps writing.
+//! of our own. All of that SQL lives here and in `strength.rs` (each participant's synchrony
+//! strength from the pair rows, the bulk of a large room's data) so it can move into the
+//! store's reader as it is. WAL mode lets this run while the hub's writer keeps writing.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use crate::input::{
     Quality, ScheduleMode, ScoreSource, SessionData, SessionInfo, SourceKind, StrengthPoint,
     SynchronyRound,
 };
+
+mod strength;
 
 /// Why a session could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -278,49 +281,8 @@ impl SessionRows {
             })?
             .collect::<Result<Vec<_>, _>>()?;
 
-        // Each participant's mean pair strength per round: every pair counts for both sides.
-        // A room of 200 stores 19 900 pairs a round, millions a session, so the rows are
-        // streamed through the round index and summed here: grouping them in SQL (a UNION of
-        // both sides, then GROUP BY) was several times slower.
-        let round_times: HashMap<i64, i64> = connection
-            .prepare("SELECT id, at_ms FROM synchrony_rounds WHERE session_ref = ?1")?
-            .query_map([session_ref], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut sums: HashMap<(i64, i64), (f64, u32)> = HashMap::new();
-        let mut statement = connection.prepare(
-            "SELECT sp.round_ref, sp.participant_a_ref, sp.participant_b_ref, sp.strength \
-             FROM synchrony_rounds r JOIN synchronization_pairs sp ON sp.round_ref = r.id \
-             WHERE r.session_ref = ?1",
-        )?;
-        let mut rows = statement.query([session_ref])?;
-        while let Some(row) = rows.next()? {
-            let round: i64 = row.get(0)?;
-            let strength: f64 = row.get(3)?;
-            for side in [row.get::<_, i64>(1)?, row.get::<_, i64>(2)?] {
-                let entry = sums.entry((side, round)).or_insert((0.0, 0));
-                entry.0 += strength;
-                entry.1 += 1;
-            }
-        }
-        for ((participant, round), (sum, count)) in sums {
-            if let Some(&at_ms) = round_times.get(&round) {
-                participants
-                    .entry(participant)
-                    .or_default()
-                    .strength
-                    .push(StrengthPoint {
-                        at_ms,
-                        mean_strength: sum / f64::from(count),
-                    });
-            }
-        }
-        for stored in participants.values_mut() {
-            // Fully ordered, so the report does not depend on the hash map's order.
-            stored.strength.sort_by(|a, b| {
-                a.at_ms
-                    .cmp(&b.at_ms)
-                    .then(a.mean_strength.total_cmp(&b.mean_strength))
-            });
+        for (participant, points) in strength::per_participant(connection, session_ref)? {
+            participants.entry(participant).or_default().strength = points;
         }
 
         Ok(Self {
