@@ -96,7 +96,7 @@ async fn an_ended_session(hub: &TestHub) -> String {
 async fn the_report_route_serves_the_page_and_its_twin_behind_the_admin_token() {
     let hub = TestHub::start(None).await;
     let session = an_ended_session(&hub).await;
-    let token = hub.hub.state.admin_token.as_str().to_owned();
+    let token = hub.hub.state.admin.tokens.current().as_str().to_owned();
     let path = format!("/api/sessions/{session}/report");
 
     let page = get(&hub, &path, Some(&token)).await;
@@ -201,7 +201,7 @@ async fn synchub_report_writes_a_stored_session_and_says_what_is_wrong() {
     assert!(stderr(&run).contains(&session), "{}", stderr(&run));
     let from_cli: Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-    let token = hub.hub.state.admin_token.as_str().to_owned();
+    let token = hub.hub.state.admin.tokens.current().as_str().to_owned();
     let from_route = get(
         &hub,
         &format!("/api/sessions/{session}/report?format=json"),

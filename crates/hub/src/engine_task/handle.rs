@@ -20,7 +20,6 @@ use crate::clock::Clock;
 use crate::encoded::Encoded;
 use crate::guessing::GuessCharge;
 use crate::peer::{AddressKey, ConnId, Peer};
-use crate::peer::{ConnId, Peer};
 
 /// Who a new connection is, after the edge validated its handshake and pseudonymised its id.
 #[derive(Debug, Clone)]

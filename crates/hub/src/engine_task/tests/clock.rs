@@ -76,6 +76,8 @@ impl Room {
             ),
             pseudonym: format!("{conn:064x}"),
             resume_token: Some(ResumeToken::from_hex(token).expect("a token the hub issued")),
+            cadence: crate::engine_task::Cadence::EveryTick,
+            address: None,
         };
         self.handle
             .inputs
