@@ -95,7 +95,7 @@ fn a_display_joins_with_its_role_hears_the_room_syncs_its_clock_and_reconnects()
     });
     assert_eq!(
         paths.recv_timeout(limit).unwrap(),
-        "/ws?role=display&roomCode=K7Q2"
+        "/ws?role=display&protocol=2&roomCode=K7Q2"
     );
     let participants = wait_for(&link.updates, limit, |update| match update {
         Update::Event(HubEvent::RoomSnapshot(snapshot)) => Some(snapshot.participants.len()),
@@ -119,6 +119,6 @@ fn a_display_joins_with_its_role_hears_the_room_syncs_its_clock_and_reconnects()
     });
     assert_eq!(
         paths.recv_timeout(limit).unwrap(),
-        "/ws?role=display&roomCode=K7Q2"
+        "/ws?role=display&protocol=2&roomCode=K7Q2"
     );
 }
