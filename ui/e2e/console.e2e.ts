@@ -137,7 +137,14 @@ describe("facilitator console", () => {
   });
 
   it("labels every control, with every panel open", async () => {
-    for (const summary of await page.locator("details:not([open]) > summary").all()) await summary.click();
+    // Open the first closed panel until none is left: each click changes which panels match,
+    // so a list taken up front would point at the wrong ones (and nested panels appear only
+    // once their parent is open).
+    const closed = page.locator("details:not([open]) > summary");
+    for (let opened = 0; (await closed.count()) > 0; opened += 1) {
+      expect(opened, "every panel opens when its summary is clicked").toBeLessThan(50);
+      await closed.first().click();
+    }
     expect(await unlabelledControls(page)).toEqual([]);
     await page.screenshot({ path: join(docsUiDir, "console-panels.png"), fullPage: true });
   });
