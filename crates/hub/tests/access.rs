@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::util::{HubProcess, WsClient, count_rows, http_json, now_ms};
+use crate::util::{
+    HubProcess, INSIDE_PRIVATE_NETNS, WsClient, count_rows, http_json, now_ms,
+    rerun_in_private_network_namespace,
+};
 
 /// One HTTP/1.1 request from `source` (the client socket is bound to it before connecting, so
 /// the hub sees that address) to `hub`. Returns the status and the body.
@@ -225,7 +228,6 @@ fn token_file_dir(hub: &HubProcess) -> std::path::PathBuf {
     hub.data_dir().to_path_buf()
 }
 
-const INSIDE: &str = "SYNCHUB_TEST_IN_PRIVATE_NETNS";
 /// The second address of the private namespace, on one end of a veth pair: "another computer
 /// on the network" is an address that is not loopback, and nothing leaves the machine.
 const LAN_ADDRESS: [u8; 4] = [10, 77, 0, 1];
@@ -233,26 +235,10 @@ const LAN_ADDRESS: [u8; 4] = [10, 77, 0, 1];
 /// Runs the named test again inside a private network namespace with loopback up and a veth
 /// pair, one end holding [`LAN_ADDRESS`].
 fn rerun_in_private_namespace(name: &str) {
-    let test_binary = std::env::current_exe().expect("the test binary");
-    let setup = "ip link set lo up && ip link add lan0 type veth peer name lan1 && \
-                 ip addr add 10.77.0.1/24 dev lan0 && ip link set lan0 up && ip link set lan1 up && \
-                 exec \"$0\" \"$@\"";
-    let output = Command::new("unshare")
-        .args(["-rn", "sh", "-c", setup])
-        .arg(test_binary)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("unshare runs");
-    assert!(
-        output.status.success(),
-        "inside the namespace:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the inner test ran"
+    rerun_in_private_network_namespace(
+        name,
+        "ip link set lo up && ip link add lan0 type veth peer name lan1 && \
+         ip addr add 10.77.0.1/24 dev lan0 && ip link set lan0 up && ip link set lan1 up",
     );
 }
 
@@ -341,7 +327,7 @@ fn stderr_until(child: &mut std::process::Child, needle: &str) -> String {
 
 #[test]
 fn the_facilitator_surface_answers_only_on_loopback_unless_admin_remote() {
-    if std::env::var_os(INSIDE).is_none() {
+    if std::env::var_os(INSIDE_PRIVATE_NETNS).is_none() {
         rerun_in_private_namespace(
             "access::the_facilitator_surface_answers_only_on_loopback_unless_admin_remote",
         );

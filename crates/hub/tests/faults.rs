@@ -23,7 +23,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::util::{http_json, http_text, now_ms};
+use crate::util::{http_json, http_text, now_ms, read_ready_port};
 
 /// Size of the data directory's file system: room for the database of this test and little more.
 const TMPFS_SIZE: &str = "24m";
@@ -91,14 +91,7 @@ impl NamespacedHub {
             .spawn()
             .expect("unshare runs");
         let mut stdout = std::io::BufReader::new(shell.stdout.take().expect("piped stdout"));
-        let mut ready = String::new();
-        stdout.read_line(&mut ready).expect("a ready line");
-        let port = ready
-            .trim()
-            .strip_prefix("synchub ready on http://127.0.0.1:")
-            .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
-            .parse()
-            .expect("a port number");
+        let port = read_ready_port(&mut stdout);
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = shell.stderr.take().expect("piped stderr");
         {

@@ -4,43 +4,24 @@
 //! interface is `lo`; there it browses for `_synchub._tcp.local.` with `mdns-sd` and resolves the
 //! hub's port and TXT keys, sees a rename re-announced, and the advertisement withdrawn on stop.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use synchub::discovery::{MdnsScope, SERVICE_TYPE};
 
-use crate::util::test_config;
+use crate::util::{INSIDE_PRIVATE_NETNS, rerun_in_private_network_namespace, test_config};
 
-const INSIDE: &str = "SYNCHUB_TEST_IN_PRIVATE_NETNS";
 const NAME: &str = "mdns::the_hub_is_found_by_browsing_with_its_port_and_txt_keys";
 
 #[test]
 fn the_hub_is_found_by_browsing_with_its_port_and_txt_keys() {
-    if std::env::var_os(INSIDE).is_some() {
+    if std::env::var_os(INSIDE_PRIVATE_NETNS).is_some() {
         tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(browse_inside_the_namespace());
         return;
     }
-    let test_binary = std::env::current_exe().unwrap();
-    let output = Command::new("unshare")
-        .args(["-rn", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-        .arg(test_binary)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("unshare runs");
-    assert!(
-        output.status.success(),
-        "inside the namespace:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the inner test ran"
-    );
+    rerun_in_private_network_namespace(NAME, "ip link set lo up");
 }
 
 fn wait_for(

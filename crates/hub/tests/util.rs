@@ -339,7 +339,6 @@ impl HubProcess {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> HubProcess {
-        use std::io::BufRead as _;
         let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
         command
             .args([
@@ -364,14 +363,7 @@ impl HubProcess {
         }
         let mut child = command.spawn().expect("synchub serve starts");
         let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut ready = String::new();
-        stdout.read_line(&mut ready).expect("a ready line");
-        let port = ready
-            .trim()
-            .strip_prefix("synchub ready on http://127.0.0.1:")
-            .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
-            .parse()
-            .expect("a port number");
+        let port = read_ready_port(&mut stdout);
         let (stdout, stdout_reader) = collect(stdout);
         let (log, log_reader) = collect(child.stderr.take().expect("piped stderr"));
         let token = std::fs::read_to_string(dir.path().join("admin_token"))
@@ -466,4 +458,46 @@ impl Drop for HubProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The port in `synchub serve`'s first line on stdout ("synchub ready on http://127.0.0.1:PORT"),
+/// which it prints once it listens.
+pub fn read_ready_port(stdout: &mut impl std::io::BufRead) -> u16 {
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).expect("a ready line");
+    ready
+        .trim()
+        .strip_prefix("synchub ready on http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
+        .parse()
+        .expect("a port number")
+}
+
+/// Set in the environment of a test binary rerun by [`rerun_in_private_network_namespace`].
+pub const INSIDE_PRIVATE_NETNS: &str = "SYNCHUB_TEST_IN_PRIVATE_NETNS";
+
+/// Runs the test `name` of this binary again inside a private network namespace (`unshare
+/// -rn`), after the shell commands `setup` (at least `ip link set lo up`), with
+/// [`INSIDE_PRIVATE_NETNS`] set; fails unless the inner run passed that one test. Nothing the
+/// inner test does on the network leaves the namespace.
+pub fn rerun_in_private_network_namespace(name: &str, setup: &str) {
+    let test_binary = std::env::current_exe().expect("the test binary");
+    let script = format!("{setup} && exec \"$0\" \"$@\"");
+    let output = Command::new("unshare")
+        .args(["-rn", "sh", "-c", &script])
+        .arg(test_binary)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INSIDE_PRIVATE_NETNS, "1")
+        .output()
+        .expect("unshare runs");
+    assert!(
+        output.status.success(),
+        "inside the namespace:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the inner test ran"
+    );
 }
