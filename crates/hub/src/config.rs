@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 // Switches set by environment variables accept 1/0, yes/no, on/off and true/false.
 use clap::builder::BoolishValueParser;
 use serde::Deserialize;
+use synchub_ble::DEFAULT_LINKS_PER_ADAPTER;
 use synchub_session::record::ScheduleMode;
 use synchub_session::{PhaseDurations, ScheduleConfig};
 
@@ -94,6 +95,11 @@ pub struct ServeArgs {
     /// Bluetooth; each strap the facilitator assigns joins as a participant.
     #[arg(long, env = "SYNCHUB_BLE", value_parser = BoolishValueParser::new())]
     pub ble: bool,
+    /// How many straps to connect through one Bluetooth adapter at most: most Linux and
+    /// Windows controllers hold 5 to 7 connections, a Mac's about 14. Straps beyond every
+    /// adapter's budget are listed as waiting for a free connection [default: 7].
+    #[arg(long, env = "SYNCHUB_BLE_LINKS_PER_ADAPTER", value_name = "K")]
+    pub ble_links_per_adapter: Option<u32>,
     /// Let other computers on the network use the facilitator console and API (by default
     /// only this computer may). The admin token then crosses the network in clear text: use
     /// it on a network you trust, and rotate the token afterwards.
@@ -164,6 +170,7 @@ struct FileConfig {
     sync_every_secs: Option<u64>,
     sync_timeout_secs: Option<u64>,
     ble: Option<bool>,
+    ble_links_per_adapter: Option<u32>,
     admin_remote: Option<bool>,
     min_free_disk_mb: Option<u64>,
 }
@@ -190,6 +197,8 @@ pub struct HubConfig {
     pub sync_timeout: Option<Duration>,
     /// Read Bluetooth LE straps.
     pub ble: bool,
+    /// The most straps connected through one Bluetooth adapter (at least 1).
+    pub ble_links_per_adapter: usize,
     /// Answer the facilitator console and API from other computers too (`--admin-remote`).
     pub admin_remote: bool,
     /// Under this much free space on the data directory's disk `/health` is red.
@@ -298,6 +307,9 @@ impl HubConfig {
                 secs => secs.map(Duration::from_secs),
             },
             ble: args.ble || file.ble.unwrap_or(false),
+            ble_links_per_adapter: links_per_adapter(
+                args.ble_links_per_adapter.or(file.ble_links_per_adapter),
+            )?,
             admin_remote: args.admin_remote || file.admin_remote.unwrap_or(false),
             min_free_disk_bytes: args
                 .min_free_disk_mb
@@ -305,6 +317,20 @@ impl HubConfig {
                 .unwrap_or(DEFAULT_MIN_FREE_DISK_MB)
                 .saturating_mul(1024 * 1024),
         })
+    }
+}
+
+/// The per-adapter connection budget: at least one, [`DEFAULT_LINKS_PER_ADAPTER`] when unset.
+fn links_per_adapter(configured: Option<u32>) -> anyhow::Result<usize> {
+    match configured {
+        None => Ok(DEFAULT_LINKS_PER_ADAPTER),
+        Some(0) => bail!(
+            "ble_links_per_adapter (--ble-links-per-adapter, SYNCHUB_BLE_LINKS_PER_ADAPTER) must \
+             be at least 1: it is how many straps one Bluetooth adapter connects at most \
+             ({DEFAULT_LINKS_PER_ADAPTER} by default; most controllers hold 5 to 7, a Mac's \
+             about 14)"
+        ),
+        Some(links) => Ok(usize::try_from(links).unwrap_or(usize::MAX)),
     }
 }
 
@@ -421,6 +447,51 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{error:#}").contains("4 to 8"), "{error:#}");
+    }
+
+    #[test]
+    fn the_connection_budget_per_adapter_comes_from_a_flag_or_the_file_and_is_at_least_one() {
+        assert_eq!(
+            HubConfig::resolve(&ServeArgs::default())
+                .unwrap()
+                .ble_links_per_adapter,
+            7
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "ble = true\nble_links_per_adapter = 5\n").unwrap();
+        let from_file = HubConfig::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(from_file.ble_links_per_adapter, 5);
+        let flag_over_file = HubConfig::resolve(&ServeArgs {
+            config: Some(path.clone()),
+            ble_links_per_adapter: Some(14),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(flag_over_file.ble_links_per_adapter, 14);
+
+        let refused = HubConfig::resolve(&ServeArgs {
+            ble_links_per_adapter: Some(0),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        let message = format!("{refused:#}");
+        assert!(message.contains("must be at least 1"), "{message}");
+        assert!(message.contains("--ble-links-per-adapter"), "{message}");
+        std::fs::write(&path, "ble_links_per_adapter = 0\n").unwrap();
+        let refused_in_file = HubConfig::resolve(&ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{refused_in_file:#}").contains("ble_links_per_adapter"),
+            "{refused_in_file:#}"
+        );
     }
 
     #[test]

@@ -209,7 +209,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         data_dir.root().to_path_buf(),
     ));
     let straps = if config.ble {
-        StrapRoom::start(&handle, &org_secret).await
+        StrapRoom::start(&handle, &org_secret, config.ble_links_per_adapter).await
     } else {
         StrapRoom::off(&org_secret)
     };

@@ -5,12 +5,15 @@
 //! connection, so a strap's wearer is a participant exactly like a phone's.
 //!
 //! Without Bluetooth (no adapter, no BlueZ, no permission) the hub runs normally and
-//! `GET /api/straps` says why; the reason is logged once at WARN.
+//! `GET /api/straps` says why; the reason is logged once at WARN. `roster` remembers the
+//! adapters the reader has used, so the list keeps one that went away.
+
+mod roster;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use synchub_ble::{ReaderConfig, StrapEvent, StrapId, StrapReader, StrapStatus};
+use synchub_ble::{ReaderConfig, ReaderSnapshot, StrapEvent, StrapId, StrapReader, StrapStatus};
 use synchub_protocol::DeviceKind;
 use synchub_protocol::rest::{Strap, StrapAssignRequest, StrapList};
 use synchub_store::OrgSecret;
@@ -21,6 +24,7 @@ use crate::clock::Clock;
 use crate::convert;
 use crate::engine_task::{EngineHandle, Input};
 use crate::peer::ConnId;
+use roster::AdapterRoster;
 
 /// Why straps cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +103,7 @@ pub struct StrapRoom {
     registry: Mutex<Registry>,
     reader: Mutex<Option<StrapReader>>,
     codes: Mutex<StrapCodes>,
+    adapters: Mutex<AdapterRoster>,
 }
 
 /// What the hub derives strap codes from its secret for.
@@ -111,13 +116,18 @@ impl StrapRoom {
     }
 
     /// Starts the strap reader and the bridge to `engine`. Never fails: without Bluetooth the
-    /// room says why, and the reason is logged once. The reader uses every adapter with the
-    /// default connection budget per adapter (`synchub_ble::DEFAULT_LINKS_PER_ADAPTER`).
-    pub async fn start(engine: &EngineHandle, org_secret: &OrgSecret) -> Arc<StrapRoom> {
+    /// room says why, and the reason is logged once. The reader uses every adapter, connecting
+    /// at most `links_per_adapter` straps through each.
+    pub async fn start(
+        engine: &EngineHandle,
+        org_secret: &OrgSecret,
+        links_per_adapter: usize,
+    ) -> Arc<StrapRoom> {
         // The reader takes a plain function for its clock, so it reads the system's wall
         // clock; the bridge moves its beat times onto hub time.
         let config = ReaderConfig {
             now_ms: Clock::system_wall_ms,
+            links_per_adapter,
             ..ReaderConfig::default()
         };
         match StrapReader::start(config).await {
@@ -154,6 +164,7 @@ impl StrapRoom {
                 key: org_secret.derived_key(STRAP_CODE_PURPOSE),
                 by_strap: BTreeMap::new(),
             }),
+            adapters: Mutex::new(AdapterRoster::default()),
         }
     }
 
@@ -195,6 +206,24 @@ impl StrapRoom {
             .unwrap_or_default()
     }
 
+    /// Everything the reader knows now: adapters, straps and advice (empty without Bluetooth).
+    fn reader_snapshot(&self) -> ReaderSnapshot {
+        self.reader_slot().as_ref().map_or(
+            ReaderSnapshot {
+                adapters: Vec::new(),
+                straps: Vec::new(),
+                advice: None,
+            },
+            StrapReader::snapshot,
+        )
+    }
+
+    fn roster(&self) -> MutexGuard<'_, AdapterRoster> {
+        self.adapters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Why straps cannot be read; `None` when they can.
     fn unavailable_reason(registry: &Registry) -> Option<String> {
         match &registry.availability {
@@ -213,7 +242,12 @@ impl StrapRoom {
         slot_of: impl Fn(&str) -> Option<u32>,
         claimers_of: impl Fn(&str) -> Vec<u32>,
     ) -> StrapList {
-        let straps = self.snapshot();
+        let ReaderSnapshot {
+            adapters,
+            straps,
+            advice,
+        } = self.reader_snapshot();
+        let adapters = self.roster().list(&adapters);
         let codes: Vec<String> = straps
             .iter()
             .map(|status| self.code_of(&status.id))
@@ -234,6 +268,8 @@ impl StrapRoom {
                     convert::strap(status, code, assignment, claimers_of(code))
                 })
                 .collect(),
+            adapters,
+            advice,
         }
     }
 
@@ -354,7 +390,8 @@ impl StrapRoom {
 /// Forwards an assigned strap's beats to the engine as beats of the strap's connection. Beat
 /// times were rebuilt on this computer's wall clock (`coherence.md` §7); they are moved onto
 /// hub time here, so they need no offset and a step of the wall clock leaves them in place.
-/// Status and adapter events are not needed: [`StrapRoom::list`] reads the reader's snapshot.
+/// Status events are not needed: [`StrapRoom::list`] reads the reader's snapshot. Adapter lists
+/// are noted, so an adapter that comes and goes between two listings is still remembered.
 async fn bridge(
     room: Arc<StrapRoom>,
     mut events: mpsc::Receiver<StrapEvent>,
@@ -363,7 +400,8 @@ async fn bridge(
 ) {
     while let Some(event) = events.recv().await {
         match event {
-            StrapEvent::Status(_) | StrapEvent::Adapters(_) => {}
+            StrapEvent::Status(_) => {}
+            StrapEvent::Adapters(adapters) => room.roster().note(&adapters),
             StrapEvent::Beats { strap, mut batch } => {
                 let Some(conn) = room.assigned_conn(&strap) else {
                     continue;

@@ -43,6 +43,37 @@ impl EmulatedBluez {
             .to_owned();
         EmulatedBluez { child, address }
     }
+
+    /// Unplugs an adapter (`hci1`) while the emulator runs: its straps disconnect, then its
+    /// devices and itself leave the bus, as when BlueZ loses a controller.
+    pub fn remove_adapter(&self, name: &str) {
+        self.control("RemoveAdapter", name);
+    }
+
+    /// Plugs an adapter (`hci1`) in while the emulator runs.
+    pub fn add_adapter(&self, name: &str) {
+        self.control("AddAdapter", name);
+    }
+
+    /// Calls the emulator's own control object (not part of BlueZ).
+    fn control(&self, method: &str, adapter: &str) {
+        let output = Command::new("dbus-send")
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--print-reply",
+                "--dest=org.bluez",
+                "/org/synchub/emulator",
+                &format!("org.synchub.BluezEmulator1.{method}"),
+                &format!("string:{adapter}"),
+            ])
+            .output()
+            .expect("dbus-send runs (tools/bluez-emulator/install-deps installs it)");
+        assert!(
+            output.status.success(),
+            "{method} {adapter} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 impl Drop for EmulatedBluez {

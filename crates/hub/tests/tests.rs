@@ -18,6 +18,7 @@ mod resume;
 mod shutdown;
 mod socketio;
 mod store_repair;
+mod strap_adapters;
 mod straps;
 mod supervision;
 mod util;

@@ -63,6 +63,7 @@ pub fn test_config(data_dir: &Path, room_code: Option<&str>) -> HubConfig {
         central_sync: None,
         sync_timeout: None,
         ble: false,
+        ble_links_per_adapter: synchub_ble::DEFAULT_LINKS_PER_ADAPTER,
         admin_remote: false,
         // A shared CI disk may be fuller than a laptop's; the fault tests set their own.
         min_free_disk_bytes: 0,

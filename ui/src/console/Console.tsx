@@ -11,7 +11,8 @@ import { JoinCard } from "./JoinCard";
 import { GroupFigures } from "./GroupFigures";
 import { CoherenceChart } from "./CoherenceChart";
 import { Participants } from "./Participants";
-import { Straps } from "./Straps";
+import { Straps, useStrapList } from "./Straps";
+import { Readers } from "./Readers";
 import { PacerControl } from "./PacerControl";
 import { ScheduleForm } from "./ScheduleForm";
 import { Projector } from "./Projector";
@@ -27,6 +28,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
   const hub = hubInfo.data ?? props.hub;
   const current = usePoll(() => api.currentSession(), 4_000);
   const participants = usePoll(() => api.participants(), 2_000);
+  const straps = useStrapList(api);
   const refreshCurrent = useRef(current.refresh);
   refreshCurrent.current = current.refresh;
   const onSessionEvent = useCallback(() => {
@@ -59,7 +61,8 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
         </div>
         <aside class="col-side">
           <JoinCard hub={hub} />
-          <Straps api={api} />
+          <Straps api={api} straps={straps} />
+          <Readers straps={straps} />
           <PacerControl api={api} pacer={live.pacer} />
           {api.backend.canProject && <Projector api={api} />}
           <ScheduleForm api={api} schedule={hub.schedule} onSaved={hubInfo.refresh} />

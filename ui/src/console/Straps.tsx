@@ -1,32 +1,31 @@
 // Chest straps the hub reads over Bluetooth LE: each with its short code (participants type it
-// on the join page to see their own feedback), its state, battery and heart rate, and who it is
-// assigned to. When the hub cannot use Bluetooth, it says why, calmly: the room works without.
+// on the join page to see their own feedback), its state, battery and heart rate, the adapter it
+// goes through, why it cannot be connected when it cannot, and who it is assigned to. When the
+// hub cannot use Bluetooth, it says why, calmly: the room works without.
 import { useState } from "preact/hooks";
 import type { HubApi } from "../backend/api";
 import type { IntentionCategory } from "../generated/client.join_session";
-import type { Strap } from "../generated/rest.strap_list";
+import type { Strap, StrapList } from "../generated/rest.strap_list";
 import { HubError } from "../lib/api-error";
-import { intentionCategories, intentionLabel, sentence } from "../lib/format";
-import { useAction, usePoll } from "./hooks";
+import { intentionCategories, intentionLabel, sentence, strapStateLabel } from "../lib/format";
+import { type Polled, useAction, usePoll } from "./hooks";
 import { Problem } from "./Problem";
 
-const stateLabels: Record<Strap["state"], string> = {
-  discovered: "found, not in use",
-  connected: "connected",
-  no_contact: "no skin contact",
-  reconnecting: "reconnecting",
-};
-
-export function Straps(props: { api: HubApi }) {
-  const straps = usePoll(
+/** `GET /api/straps` every 3 s, shared by the straps and readers panels. */
+export function useStrapList(api: HubApi): Polled<StrapList> {
+  return usePoll(
     () =>
-      props.api.straps().catch((error: unknown) => {
+      api.straps().catch((error: unknown) => {
         // A hub without the straps endpoint yet: the same calm message as "not available".
-        if (error instanceof HubError && error.status === 404) return { available: false, reason: "This hub version does not read chest straps.", straps: [] };
+        if (error instanceof HubError && error.status === 404) return { available: false, reason: "This hub version does not read chest straps.", straps: [], adapters: [] };
         throw error;
       }),
     3_000,
   );
+}
+
+export function Straps(props: { api: HubApi; straps: Polled<StrapList> }) {
+  const { straps } = props;
   const list = straps.data;
   return (
     <details class="card panel" open={list !== null && list.available && list.straps.length > 0}>
@@ -59,13 +58,15 @@ function StrapRow(props: { api: HubApi; strap: Strap; onChanged: () => void }) {
         <span class="strap-name">{title}{strap.manufacturer ? <span class="faint"> · {strap.manufacturer}</span> : null}</span>
       </div>
       <p class="strap-facts">
-        <span class={`state state-${strap.state}`}>{stateLabels[strap.state] ?? strap.state}</span>
+        <span class={`state state-${strap.state}`}>{strapStateLabel(strap.state)}</span>
+        {strap.adapter && <span class="faint"> · {strap.adapter}</span>}
         {strap.heartRateBpm != null && <span> · {Math.round(strap.heartRateBpm)} bpm</span>}
         {strap.batteryPct != null && <span class={strap.batteryLow ? "battery-low" : ""}> · battery {strap.batteryPct}%</span>}
         {strap.batteryPct == null && strap.batteryLow && <span class="battery-low"> · battery low</span>}
         {strap.rssi != null && <span class="faint"> · {strap.rssi} dBm</span>}
         {strap.smoothedRrWarning ? <span class="battery-low"> · {strap.smoothedRrWarning}</span> : null}
       </p>
+      {strap.connectionProblem && <p class="note strap-problem">{sentence(strap.connectionProblem)}</p>}
       {strap.claimedBy && strap.claimedBy.length > 0 && (
         <ul class="strap-claims">
           {strap.claimedBy.map((slot) => (

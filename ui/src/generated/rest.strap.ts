@@ -7,12 +7,18 @@
  * This interface was referenced by `Strap`'s JSON-Schema
  * via the `definition` "StrapState".
  */
-export type StrapState = "discovered" | "connected" | "no_contact" | "reconnecting";
+export type StrapState =
+  "discovered" | "connected" | "no_contact" | "reconnecting" | "no_free_connection";
 
 /**
  * POST /api/straps/{id}/assign response (facilitator): the strap, now assigned.
  */
 export interface Strap {
+  /**
+   * The Bluetooth adapter the strap's connection goes through (or is being attempted
+   * through), e.g. "hci0"; one of `adapters` in `GET /api/straps`. Absent while it has none.
+   */
+  adapter?: string | null;
   /**
    * Whom the strap is assigned to; absent when free.
    */
@@ -36,6 +42,11 @@ export interface Strap {
    * with the hub's secret (a Bluetooth scan does not reveal it) and unique in the room.
    */
   code: string;
+  /**
+   * Why the strap cannot be connected and what to do about it (plug in another adapter, or
+   * read it with a relay near it); absent while nothing stands in its way.
+   */
+  connectionProblem?: string | null;
   /**
    * Latest heart rate the strap reported.
    */

@@ -7,12 +7,23 @@
  * This interface was referenced by `StrapList`'s JSON-Schema
  * via the `definition` "StrapState".
  */
-export type StrapState = "discovered" | "connected" | "no_contact" | "reconnecting";
+export type StrapState =
+  "discovered" | "connected" | "no_contact" | "reconnecting" | "no_free_connection";
 
 /**
  * GET /api/straps response (facilitator).
  */
 export interface StrapList {
+  /**
+   * The Bluetooth adapters the hub reads straps through, by id, including those that went
+   * away while it ran (`present: false`); empty without Bluetooth.
+   */
+  adapters: BluetoothAdapter[];
+  /**
+   * What to do when straps are heard but cannot all be connected, or no adapter is left;
+   * absent when there is nothing to do.
+   */
+  advice?: string | null;
   /**
    * Whether the hub reads straps: false when started without `--ble` or when the
    * computer has no usable Bluetooth.
@@ -28,6 +39,52 @@ export interface StrapList {
   straps: Strap[];
 }
 /**
+ * One Bluetooth adapter the hub reads straps through.
+ *
+ * This interface was referenced by `StrapList`'s JSON-Schema
+ * via the `definition` "BluetoothAdapter".
+ */
+export interface BluetoothAdapter {
+  /**
+   * Its own Bluetooth address, where the platform gives it.
+   */
+  address?: string | null;
+  /**
+   * How many straps the hub connects through it at most: the configured budget
+   * (`--ble-links-per-adapter`, 7 by default), or fewer once its controller refused a
+   * connection.
+   */
+  connectionBudget: number;
+  /**
+   * Straps placed on it: connected, connecting or reconnecting.
+   */
+  connectionsInUse: number;
+  /**
+   * Set when the controller refused a connection within the budget: what it said, and the
+   * lower budget the hub keeps to from then on.
+   */
+  controllerRefusal?: string | null;
+  /**
+   * How many more straps it can take: `connectionBudget` minus `connectionsInUse` (0 when
+   * not present).
+   */
+  freeConnections: number;
+  /**
+   * The adapter's name on the hub's computer: "hci0", "hci1", … on Linux; what a strap's
+   * `adapter` names.
+   */
+  id: string;
+  /**
+   * Whether the adapter is there now; false for one that went away while the hub ran (a
+   * dongle unplugged), whose straps were moved to adapters with room.
+   */
+  present: boolean;
+  /**
+   * The ids of the straps placed on it (as in `straps[].id`).
+   */
+  straps: string[];
+}
+/**
  * One strap of `GET /api/straps`; also the answer to `POST /api/straps/{id}/assign`, with
  * `assigned` set.
  *
@@ -35,6 +92,11 @@ export interface StrapList {
  * via the `definition` "Strap".
  */
 export interface Strap {
+  /**
+   * The Bluetooth adapter the strap's connection goes through (or is being attempted
+   * through), e.g. "hci0"; one of `adapters` in `GET /api/straps`. Absent while it has none.
+   */
+  adapter?: string | null;
   /**
    * Whom the strap is assigned to; absent when free.
    */
@@ -58,6 +120,11 @@ export interface Strap {
    * with the hub's secret (a Bluetooth scan does not reveal it) and unique in the room.
    */
   code: string;
+  /**
+   * Why the strap cannot be connected and what to do about it (plug in another adapter, or
+   * read it with a relay near it); absent while nothing stands in its way.
+   */
+  connectionProblem?: string | null;
   /**
    * Latest heart rate the strap reported.
    */

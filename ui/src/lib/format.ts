@@ -3,6 +3,7 @@
 import type { IntentionCategory } from "../generated/client.join_session";
 import { coherenceBands } from "../generated/coherence_bands";
 import type { CoherencePhase } from "../generated/hub.personal_feedback";
+import type { StrapState } from "../generated/rest.strap_list";
 
 /** `m:ss` for durations under an hour, `h:mm:ss` above; negative counts as 0. */
 export function formatDuration(ms: number): string {
@@ -106,6 +107,19 @@ const sourceLabels: Record<string, string> = {
 /** Where a participant's data comes from: phone, strap, browser. */
 export function sourceLabel(kind: string): string {
   return sourceLabels[kind] ?? kind;
+}
+
+const strapStateLabels: Record<StrapState, string> = {
+  discovered: "found, not in use",
+  connected: "connected",
+  no_contact: "no skin contact",
+  reconnecting: "reconnecting",
+  no_free_connection: "heard, no free connection",
+};
+
+/** What a hub-read strap is doing, for people. */
+export function strapStateLabel(state: string): string {
+  return strapStateLabels[state as StrapState] ?? state;
 }
 
 const qualityLabels: Record<string, string> = {

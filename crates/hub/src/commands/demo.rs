@@ -105,6 +105,7 @@ fn demo_config(
         central_sync: None,
         sync_timeout: None,
         ble: false,
+        ble_links_per_adapter: synchub_ble::DEFAULT_LINKS_PER_ADAPTER,
         admin_remote: false,
         min_free_disk_bytes: crate::config::DEFAULT_MIN_FREE_DISK_MB * 1024 * 1024,
     })

@@ -23,9 +23,13 @@ pub fn strap(
             synchub_ble::StrapState::Connected => rest::StrapState::Connected,
             synchub_ble::StrapState::NoContact => rest::StrapState::NoContact,
             synchub_ble::StrapState::Reconnecting => rest::StrapState::Reconnecting,
-            // Heard, not connected: the wire has no state of its own for this yet.
-            synchub_ble::StrapState::NoFreeConnection => rest::StrapState::Discovered,
+            synchub_ble::StrapState::NoFreeConnection => rest::StrapState::NoFreeConnection,
         },
+        adapter: status
+            .adapter
+            .as_ref()
+            .map(|adapter| adapter.as_str().to_owned()),
+        connection_problem: status.connection_problem.clone(),
         rssi: status.rssi,
         battery_pct: status.battery_pct,
         battery_low: status.battery_low,
@@ -33,6 +37,30 @@ pub fn strap(
         smoothed_rr_warning: status.smoothed_rr_warning.clone(),
         assigned: assignment.map(|(label, slot)| rest::StrapAssignment { label, slot }),
         claimed_by,
+    }
+}
+
+/// A Bluetooth adapter for the console; `present` is false for one that went away while the
+/// hub ran (it then holds no connection and has no room).
+pub fn bluetooth_adapter(status: &synchub_ble::AdapterStatus, present: bool) -> rest::BluetoothAdapter {
+    let count = |links: usize| u32::try_from(links).unwrap_or(u32::MAX);
+    rest::BluetoothAdapter {
+        id: status.id.as_str().to_owned(),
+        address: status.address.clone(),
+        present,
+        connection_budget: count(status.link_budget),
+        connections_in_use: if present { count(status.links_in_use) } else { 0 },
+        free_connections: if present { count(status.free_links) } else { 0 },
+        controller_refusal: status.controller_refusal.clone(),
+        straps: if present {
+            status
+                .straps
+                .iter()
+                .map(|strap| strap.as_str().to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

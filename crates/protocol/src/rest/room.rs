@@ -9,6 +9,7 @@ use crate::client::{JoinSession, decode_join_fields};
 use crate::common::{CoherencePhase, DeviceKind, SignalQuality};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::json::Fields;
+use crate::rest::BluetoothAdapter;
 
 /// One participant of the current room, anonymised (no ids, no names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -55,8 +56,12 @@ pub enum StrapState {
     Connected,
     /// Connected, but the strap reports no skin contact: its beats are not used.
     NoContact,
-    /// The connection dropped; the hub is reconnecting with backoff.
+    /// The connection dropped; the hub is reconnecting with backoff. Also a strap that no
+    /// adapter hears any more (`connectionProblem` says so).
     Reconnecting,
+    /// Heard, but every Bluetooth adapter that hears it has all its connections in use:
+    /// `connectionProblem` says which and what to do (add an adapter or a relay).
+    NoFreeConnection,
 }
 
 /// The participant a strap is assigned to.
@@ -90,6 +95,14 @@ pub struct Strap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manufacturer: Option<String>,
     pub state: StrapState,
+    /// The Bluetooth adapter the strap's connection goes through (or is being attempted
+    /// through), e.g. "hci0"; one of `adapters` in `GET /api/straps`. Absent while it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// Why the strap cannot be connected and what to do about it (plug in another adapter, or
+    /// read it with a relay near it); absent while nothing stands in its way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_problem: Option<String>,
     /// Signal strength, dBm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rssi: Option<i16>,
@@ -128,6 +141,13 @@ pub struct StrapList {
     pub reason: Option<String>,
     /// Discovered and assigned straps, by code.
     pub straps: Vec<Strap>,
+    /// The Bluetooth adapters the hub reads straps through, by id, including those that went
+    /// away while it ran (`present: false`); empty without Bluetooth.
+    pub adapters: Vec<BluetoothAdapter>,
+    /// What to do when straps are heard but cannot all be connected, or no adapter is left;
+    /// absent when there is nothing to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 /// `POST /api/straps/{id}/assign` (facilitator): who wears the strap. `intention` and
