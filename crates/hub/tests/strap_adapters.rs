@@ -171,7 +171,10 @@ fn sixteen_straps_on_two_adapters_of_seven_then_one_adapter_unplugged_and_back()
             .join(", ")
     );
     assert_eq!(per_adapter.len(), 2, "{}", full.0);
-    assert!(per_adapter.values().all(|straps| straps.len() == 7), "{per_adapter:?}");
+    assert!(
+        per_adapter.values().all(|straps| straps.len() == 7),
+        "{per_adapter:?}"
+    );
     assert_waiting_straps_say_why(&full, &["hci0", "hci1"]);
     assert_adapters_agree_with_straps(&full);
     for id in ["hci0", "hci1"] {
@@ -306,7 +309,14 @@ fn a_budget_of_zero_connections_is_refused_with_what_to_set() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_synchub"))
         .args(["serve", "--ble", "--ble-links-per-adapter", "0"])
-        .args(["--bind", "127.0.0.1", "--port", "0", "--no-mdns", "--data-dir"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-mdns",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env_remove("SYNCHUB_CONFIG")
         .stdout(Stdio::null())

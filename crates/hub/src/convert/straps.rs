@@ -42,14 +42,21 @@ pub fn strap(
 
 /// A Bluetooth adapter for the console; `present` is false for one that went away while the
 /// hub ran (it then holds no connection and has no room).
-pub fn bluetooth_adapter(status: &synchub_ble::AdapterStatus, present: bool) -> rest::BluetoothAdapter {
+pub fn bluetooth_adapter(
+    status: &synchub_ble::AdapterStatus,
+    present: bool,
+) -> rest::BluetoothAdapter {
     let count = |links: usize| u32::try_from(links).unwrap_or(u32::MAX);
     rest::BluetoothAdapter {
         id: status.id.as_str().to_owned(),
         address: status.address.clone(),
         present,
         connection_budget: count(status.link_budget),
-        connections_in_use: if present { count(status.links_in_use) } else { 0 },
+        connections_in_use: if present {
+            count(status.links_in_use)
+        } else {
+            0
+        },
         free_connections: if present { count(status.free_links) } else { 0 },
         controller_refusal: status.controller_refusal.clone(),
         straps: if present {
