@@ -91,6 +91,7 @@
 //! - **Deterministic**: the same config, seed and inputs give the same effects, in order.
 
 mod beat_clock;
+mod beat_spans;
 mod effect;
 mod engine;
 mod error;
