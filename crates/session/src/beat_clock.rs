@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(spanning.repeated(), 10);
         assert!((0..20).all(|index| spanning.is_new(index) == (5..15).contains(&index)));
         // Now all of 0–29 s is accepted.
-        assert_eq!(accept(&mut clock, &beats(0.0, 1_000.0, 30), 32_000.0).repeated(), 30);
+        assert_eq!(
+            accept(&mut clock, &beats(0.0, 1_000.0, 30), 32_000.0).repeated(),
+            30
+        );
     }
 
     #[test]
@@ -178,8 +181,14 @@ mod tests {
         let resent = accept(&mut clock, &beats(0.0, 1_000.0, 10), 21_000.0);
         assert_eq!(resent.repeated(), 0, "every beat of the resend is stored");
         // Once accepted, it is a repeat however often (and under whichever seq) it comes.
-        assert_eq!(accept(&mut clock, &beats(0.0, 1_000.0, 10), 22_000.0).repeated(), 10);
-        assert_eq!(accept(&mut clock, &beats(19_000.0, 1_000.0, 3), 22_000.0).repeated(), 1);
+        assert_eq!(
+            accept(&mut clock, &beats(0.0, 1_000.0, 10), 22_000.0).repeated(),
+            10
+        );
+        assert_eq!(
+            accept(&mut clock, &beats(19_000.0, 1_000.0, 3), 22_000.0).repeated(),
+            1
+        );
     }
 
     #[test]
@@ -189,7 +198,9 @@ mod tests {
         accept(&mut clock, &beats(0.0, 1.0, 50), 0.0);
         let before = clock.clone();
         // The same beats again: all repeats, so nothing is spent and nothing refused.
-        let again = clock.admit(&beats(0.0, 1.0, 50), 0.0).expect("repeats cost nothing");
+        let again = clock
+            .admit(&beats(0.0, 1.0, 50), 0.0)
+            .expect("repeats cost nothing");
         assert_eq!(again.repeated(), 50);
         clock.apply(&again, LONG_AGO);
         assert_eq!(clock, before);

@@ -86,9 +86,9 @@ impl AcceptedSpans {
             .iter()
             .fold(span, |merged, &kept| merged.merged(kept));
         self.spans.splice(start..end, [merged]);
-        let forgotten = self.spans.partition_point(|kept| {
-            kept.last_beat_ms + SAME_BEAT_WITHIN_MS < oldest_arrivable_ms
-        });
+        let forgotten = self
+            .spans
+            .partition_point(|kept| kept.last_beat_ms + SAME_BEAT_WITHIN_MS < oldest_arrivable_ms);
         let beyond_cap = self.spans.len().saturating_sub(MAX_SPANS);
         self.spans.drain(..forgotten.max(beyond_cap));
     }
@@ -122,7 +122,10 @@ mod tests {
         }
         assert_eq!(accepted.spans().len(), 1);
         assert!(accepted.covers(1_800_000.0));
-        assert!(accepted.covers(3_599_000.0 + 100.0), "the same beat, 100 ms later");
+        assert!(
+            accepted.covers(3_599_000.0 + 100.0),
+            "the same beat, 100 ms later"
+        );
         assert!(!accepted.covers(3_600_000.0), "the next beat is new");
     }
 
@@ -134,7 +137,10 @@ mod tests {
         assert_eq!(accepted.spans().len(), 2);
         for second in 10..20 {
             let time_ms = f64::from(second) * 1_000.0;
-            assert!(!accepted.covers(time_ms), "second {second} was never accepted");
+            assert!(
+                !accepted.covers(time_ms),
+                "second {second} was never accepted"
+            );
             assert!(!accepted.covers(time_ms + 40.0), "nor 40 ms later");
         }
         assert!(accepted.covers(9_100.0) && accepted.covers(19_900.0));
@@ -173,7 +179,11 @@ mod tests {
         let mut accepted = AcceptedSpans::default();
         accepted.insert(batch(0.0, 1_000.0, 5), LONG_AGO);
         accepted.insert(batch(100_000.0, 1_000.0, 5), 50_000.0);
-        assert_eq!(accepted.spans().len(), 1, "0–4 s is older than anything accepted now");
+        assert_eq!(
+            accepted.spans().len(),
+            1,
+            "0–4 s is older than anything accepted now"
+        );
         assert!(!accepted.covers(2_000.0));
         // Separate single beats, 2 s apart: the oldest go beyond the cap.
         for index in 0..(MAX_SPANS * 2) {

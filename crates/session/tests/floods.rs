@@ -144,7 +144,11 @@ fn a_batch_refused_at_the_door_is_stored_whole_when_it_comes_again_after_newer_o
     let mut stored = stored_beats(&room, phone);
     stored.sort_by(f64::total_cmp);
     assert_eq!(stored.len(), 30, "thirty seconds, each beat once");
-    assert!(stored.windows(2).all(|pair| (pair[1] - pair[0] - 1_000.0).abs() < 1.0));
+    assert!(
+        stored
+            .windows(2)
+            .all(|pair| (pair[1] - pair[0] - 1_000.0).abs() < 1.0)
+    );
     assert_eq!(room.acks_to(phone), vec![1, 3, 2]);
 }
 

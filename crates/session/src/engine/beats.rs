@@ -153,7 +153,10 @@ impl Engine {
                 artifact: !(PHYSIOLOGICAL_RR_MS.0..=PHYSIOLOGICAL_RR_MS.1).contains(&rr_ms),
             });
         }
-        let beat_times: Vec<(f64, f64)> = beats.iter().map(|beat| (beat.time_ms, beat.rr_ms)).collect();
+        let beat_times: Vec<(f64, f64)> = beats
+            .iter()
+            .map(|beat| (beat.time_ms, beat.rr_ms))
+            .collect();
         let admission = entry
             .beat_clock
             .admit(&beat_times, now_f64)
