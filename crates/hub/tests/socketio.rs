@@ -198,6 +198,7 @@ async fn bad_payloads_over_socketio_get_the_same_codes_and_the_socket_stays_serv
 /// event. What the real client sees, per transport: a disconnect, no `too_large`; and the
 /// hub serves the next client as before.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::print_stdout)] // What each transport saw is this test's output (`--no-capture`).
 async fn a_socketio_message_over_the_read_limit_closes_the_connection_unread() {
     let hub = TestHub::start(None).await;
     let url = format!("http://127.0.0.1:{}", hub.port());

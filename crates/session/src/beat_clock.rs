@@ -5,12 +5,12 @@
 //! that has passed. Two rules make that hold whatever a client sends:
 //!
 //! - **Each beat is stored once.** The participant's accepted batches cover stretches of beat
-//!   time ([`crate::beat_spans`]); a beat falling in one (or within [`SAME_BEAT_WITHIN_MS`] of
-//!   its ends, the jitter of clock offsets between a batch and its resend) is a repeat and is
-//!   dropped, whether its batch carries a `seq` or not: overlapping batches under fresh seqs
-//!   store each beat once, like overlapping batches without one. A batch the hub refused was
-//!   never added, so its resend — even after newer batches went through — fills its gap and is
-//!   stored. A batch whose beats were all repeats is still acknowledged (its `seq` goes to the
+//!   time ([`crate::beat_spans`]); a beat falling in one (or within
+//!   [`crate::beat_spans::SAME_BEAT_WITHIN_MS`] of its ends, the jitter of clock offsets between
+//!   a batch and its resend) is a repeat and is dropped, whether its batch carries a `seq` or
+//!   not: overlapping batches under fresh seqs store each beat once, like overlapping batches
+//!   without one. A batch the hub refused was never added, so its resend — even after newer
+//!   batches went through — fills its gap and is stored. A batch whose beats were all repeats is still acknowledged (its `seq` goes to the
 //!   store empty), so a phone stops resending it.
 //! - **Beats cost time.** Each new beat spends at least [`MIN_BEAT_COST_MS`] of the
 //!   participant's beat time, even when its RR value is smaller, so a stream of tiny RR values
@@ -23,11 +23,6 @@
 //! artifacts never add up to a refusal over a session.
 
 use crate::beat_spans::{AcceptedSpans, Span};
-
-/// Beats this close to an accepted one are the same beat sent again (a resend whose clock
-/// offset moved a little): 150 ms is shorter than any real RR interval that is not an artifact
-/// (400 bpm).
-pub const SAME_BEAT_WITHIN_MS: f64 = 150.0;
 
 /// The least beat time one beat spends: 200 ms, a heart rate of 300 bpm. Real RR values are
 /// above it; only artifacts and floods are below.

@@ -10,7 +10,10 @@
 //! forgotten, and at most [`MAX_SPANS`] are kept, so the memory stays bounded whatever a client
 //! sends.
 
-use crate::beat_clock::SAME_BEAT_WITHIN_MS;
+/// Beats this close to an accepted one are the same beat sent again (a resend whose clock
+/// offset moved a little): 150 ms is shorter than any real RR interval that is not an artifact
+/// (400 bpm).
+pub const SAME_BEAT_WITHIN_MS: f64 = 150.0;
 
 /// Spans kept per participant at most. A real phone has a handful (one per gap in its beats
 /// within the last minutes); reaching this takes a client sending many separate beats, each of
