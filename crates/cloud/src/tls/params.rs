@@ -79,25 +79,41 @@ pub struct TlsParams {
 
 /// Splits `url` into the connection string tokio-postgres can parse and its TLS parameters.
 pub fn split(url: &str) -> Result<(String, TlsParams), TlsError> {
-    let mut mode = None;
-    let mut root_cert = None;
-    let mut take = |key: &str, value: Cow<'_, str>| -> Result<bool, TlsError> {
-        match key {
-            "sslmode" => mode = Some(SslMode::parse(&value)?),
-            "sslrootcert" => root_cert = Some(value.into_owned()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    };
+    let mut found = Found::default();
     let rest = match strip_url_prefix(url) {
-        Some(after_scheme) => split_url(url, after_scheme, &mut take)?,
-        None => split_key_values(url, &mut take)?,
+        Some(after_scheme) => split_url(url, after_scheme, &mut found)?,
+        None => split_key_values(url, &mut found)?,
     };
-    let roots = match root_cert.as_deref() {
+    let roots = match found.root_cert.as_deref() {
         None | Some("system") => RootCerts::System,
         Some(path) => RootCerts::File(PathBuf::from(path)),
     };
-    Ok((rest, TlsParams { mode, roots }))
+    Ok((
+        rest,
+        TlsParams {
+            mode: found.mode,
+            roots,
+        },
+    ))
+}
+
+/// The TLS parameters met so far.
+#[derive(Default)]
+struct Found {
+    mode: Option<SslMode>,
+    root_cert: Option<String>,
+}
+
+impl Found {
+    /// Keeps `value` when `key` is a TLS parameter, and says whether it was.
+    fn take(&mut self, key: &str, value: Cow<'_, str>) -> Result<bool, TlsError> {
+        match key {
+            "sslmode" => self.mode = Some(SslMode::parse(&value)?),
+            "sslrootcert" => self.root_cert = Some(value.into_owned()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 fn strip_url_prefix(url: &str) -> Option<&str> {
@@ -107,11 +123,7 @@ fn strip_url_prefix(url: &str) -> Option<&str> {
 }
 
 /// The URL form: the query's `sslmode`/`sslrootcert` pairs are dropped, the rest kept as written.
-fn split_url(
-    url: &str,
-    after_scheme: &str,
-    take: &mut dyn FnMut(&str, Cow<'_, str>) -> Result<bool, TlsError>,
-) -> Result<String, TlsError> {
+fn split_url(url: &str, after_scheme: &str, found: &mut Found) -> Result<String, TlsError> {
     // Find the query where tokio-postgres does: the credentials run to the first `@` (a `?` in
     // a password is part of it), the query starts at the first `?` after them.
     let scheme_len = url.len() - after_scheme.len();
@@ -123,7 +135,7 @@ fn split_url(
     let mut kept = Vec::new();
     for pair in url[query_start + 1..].split('&') {
         let taken = match pair.split_once('=') {
-            Some((key, value)) => take(&decode(key), decode(value))?,
+            Some((key, value)) => found.take(&decode(key), decode(value))?,
             None => false,
         };
         if !taken {
@@ -144,17 +156,14 @@ fn decode(text: &str) -> Cow<'_, str> {
 
 /// The key=value form: the `sslmode`/`sslrootcert` pairs are cut out, the rest kept as written.
 /// A string that does not scan is passed on whole, for tokio-postgres to say what is wrong.
-fn split_key_values(
-    text: &str,
-    take: &mut dyn FnMut(&str, Cow<'_, str>) -> Result<bool, TlsError>,
-) -> Result<String, TlsError> {
+fn split_key_values(text: &str, found: &mut Found) -> Result<String, TlsError> {
     let Some(pairs) = scan_key_values(text) else {
         return Ok(text.to_owned());
     };
     let mut rest = String::with_capacity(text.len());
     let mut copied_to = 0;
     for (key, value, span) in pairs {
-        if take(key, Cow::Owned(value))? {
+        if found.take(key, Cow::Owned(value))? {
             rest.push_str(&text[copied_to..span.start]);
             copied_to = span.end;
         }
