@@ -1,21 +1,16 @@
 //! Opening a connection to the central database, with TLS through rustls.
 //!
-//! The URL is libpq's (`postgres://user:pass@host:port/db?sslmode=require`). `sslmode=disable`
-//! connects in plain text, `prefer` (the default) uses TLS when the server offers it, and
-//! `require` refuses a server without TLS. Server certificates are always verified against the
-//! Mozilla roots (`webpki-roots`) and the host name, so a managed database with a public
-//! certificate works out of the box and a man in the middle does not; there is no OpenSSL
-//! anywhere in the build. This is stricter than libpq, whose `prefer`/`require` accept any
-//! certificate: a server with a self-signed certificate (Debian's default "snakeoil" one) is
-//! refused, so use `sslmode=disable` for such a server on loopback.
+//! The URL is libpq's, in its URL or key=value form
+//! (`postgres://user:pass@host:port/db?sslmode=verify-full&sslrootcert=/etc/ssl/uni-ca.pem`).
+//! How `sslmode` and `sslrootcert` are understood, and when plain text is allowed, is the `tls`
+//! module's business; there is no OpenSSL anywhere in the build.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_postgres::{Client, Config, NoTls};
 
-use crate::Error;
+use crate::{Error, tls};
 
 /// How long opening a connection may take before it counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,42 +50,45 @@ impl Drop for ConnectionGuard {
 }
 
 async fn open(database_url: &str) -> Result<(Client, ConnectionGuard), Error> {
-    let mut config: Config = database_url
-        .parse()
-        .map_err(|source| Error::DatabaseUrl { source })?;
+    let (mut config, plan) = tls::plan(database_url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
     if config.get_application_name().is_none() {
         config.application_name("synchub");
     }
-    let (client, connection) = config.connect(tls_connector()?).await?;
-    let task = tokio::spawn(async move {
+    let (client, task) = match plan.connector()? {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            (client, run(connection))
+        }
+        Some(connector) => {
+            let (client, connection) = config
+                .connect(connector)
+                .await
+                .map_err(|error| plan.explain(error))?;
+            (client, run(connection))
+        }
+    };
+    Ok((client, ConnectionGuard(Some(task))))
+}
+
+/// Runs a connection's I/O on its own task.
+fn run(
+    connection: impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         if let Err(error) = connection.await {
             // The caller sees the failure on its next call and handles it there.
             tracing::debug!(%error, "central database connection ended");
         }
-    });
-    Ok((client, ConnectionGuard(Some(task))))
-}
-
-fn tls_connector() -> Result<MakeRustlsConnect, Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+    })
 }
 
 /// The URL without its password, for logs and manifests.
 pub fn redacted_url(database_url: &str) -> String {
-    match database_url.parse::<Config>() {
-        Ok(config) => {
+    match tls::without_tls_params(database_url).and_then(|rest| rest.parse::<Config>().ok()) {
+        Some(config) => {
             let ports = config.get_ports();
             let hosts: Vec<String> = config
                 .get_hosts()
@@ -118,7 +116,7 @@ pub fn redacted_url(database_url: &str) -> String {
                 config.get_dbname().unwrap_or("")
             )
         }
-        Err(_) => "(unparsable URL)".to_owned(),
+        None => "(unparsable URL)".to_owned(),
     }
 }
 
@@ -144,12 +142,18 @@ mod tests {
     }
 
     #[test]
-    fn sslmode_require_is_understood() {
-        let config: Config = "postgres://u@h/db?sslmode=require".parse().expect("parses");
+    fn the_redacted_url_of_a_verified_connection_names_its_server() {
         assert_eq!(
-            config.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Require
+            redacted_url(
+                "postgres://sync:pw@db.uni.example/research?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+            ),
+            "postgres://sync@db.uni.example:5432/research"
         );
-        tls_connector().expect("the rustls configuration builds");
+        assert_eq!(
+            redacted_url(
+                "host=db.uni.example user=sync password=pw dbname=research sslmode=verify-ca"
+            ),
+            "postgres://sync@db.uni.example/research"
+        );
     }
 }

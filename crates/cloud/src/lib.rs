@@ -21,8 +21,10 @@
 //! through `libsqlite3-sys`) and Cargo allows only one such crate per build, at one version,
 //! even when the SQLite side of `sqlx` is unused. `tokio-postgres` has no such conflict, speaks
 //! binary `COPY` (the fast path for a million beats) and is what `refinery` drives for the
-//! migrations. TLS goes through `tokio-postgres-rustls` (rustls with the `ring` provider and the
-//! Mozilla roots): no OpenSSL.
+//! migrations. TLS goes through `tokio-postgres-rustls` (rustls with the `ring` provider; the
+//! Mozilla roots, the operating system's store or an `sslrootcert=` file): no OpenSSL. The
+//! `tls` module reads libpq's `sslmode`/`sslrootcert` and refuses plain text to another
+//! computer unless the URL says `sslmode=disable`.
 //!
 //! # Invariants
 //!
@@ -60,6 +62,7 @@ mod local;
 mod push;
 mod schema;
 mod tables;
+mod tls;
 mod watch;
 
 pub use connect::{connect, redacted_url};
@@ -73,6 +76,7 @@ pub use push::{
 };
 pub use schema::{Timescale, migrate};
 pub use tables::table_names;
+pub use tls::{SslMode, TlsError, check_database_url};
 pub use watch::{SyncStatus, watch};
 
 use std::path::PathBuf;
@@ -87,8 +91,9 @@ pub enum Error {
     Postgres(#[from] tokio_postgres::Error),
     #[error("migrating the central database: {0}")]
     Migration(#[from] refinery::Error),
-    #[error("TLS configuration: {0}")]
-    Tls(#[from] rustls::Error),
+    /// TLS to the central database was not possible; the message says what to change.
+    #[error(transparent)]
+    CentralTls(#[from] TlsError),
     #[error("reading the local store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("local store: {0}")]

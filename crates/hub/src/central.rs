@@ -43,7 +43,7 @@ const SETTINGS_FILE: &str = "central_sync.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(
-        "databaseUrl is not a PostgreSQL connection URL ({0}); write it as postgres://user:password@host:5432/database"
+        "databaseUrl cannot be used: {0} (the form is postgres://user:password@host:5432/database, with ?sslmode=verify-full&sslrootcert=/path/to/ca.pem for a server whose certificate an institution's own CA signed)"
     )]
     BadUrl(String),
     #[error("the sync settings could not be saved in the data directory: {0:#}")]
@@ -185,7 +185,7 @@ impl CentralControl {
     ) -> Result<(), SettingsError> {
         let settings = match database_url {
             Some(url) => {
-                url.parse::<tokio_postgres::Config>()
+                synchub_cloud::check_database_url(&url)
                     .map_err(|error| SettingsError::BadUrl(error.to_string()))?;
                 Some(CentralSync {
                     database_url: url,

@@ -80,7 +80,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SYNCHUB_MAX_DISPLAYS")]
     pub max_displays: Option<u32>,
     /// Sync stored sessions to this central PostgreSQL in the background
-    /// (`postgres://user@host/db`, `?sslmode=require` for a remote one) [default: no sync].
+    /// (`postgres://user@host/db`; TLS to another computer unless `?sslmode=disable`; add
+    /// `?sslrootcert=/path/to/ca.pem` when an institution's own CA signed its certificate)
+    /// [default: no sync].
     #[arg(long, env = "SYNCHUB_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Seconds between background syncs [default: 300].

@@ -206,6 +206,22 @@ async fn the_console_sets_the_database_syncs_now_and_the_hub_remembers_it() {
     .await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["error"]["code"], "invalid_payload");
+    // libpq's TLS parameters are understood, and a CA file that is not there is named at once.
+    let (status, refused) = facilitator(
+        &hub,
+        "PUT",
+        "/api/sync",
+        Some(json!({"databaseUrl":
+            "postgres://sync@db.uni.example/research?sslmode=verify-full&sslrootcert=/nonexistent/uni-ca.pem"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("sslrootcert=/nonexistent/uni-ca.pem")),
+        "{refused}"
+    );
 
     record_an_ended_session(&hub).await;
 

@@ -14,7 +14,9 @@ pub struct SyncArgs {
     /// Where the hub's database lives [default: the platform's data directory].
     #[arg(long, env = "SYNCHUB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The central database, `postgres://user@host/db` (add `?sslmode=require` for a remote one).
+    /// The central database, `postgres://user@host/db` (TLS to another computer unless
+    /// `?sslmode=disable`; add `?sslrootcert=/path/to/ca.pem` when an institution's own CA
+    /// signed its certificate).
     #[arg(long, env = "SYNCHUB_DATABASE_URL")]
     pub database_url: String,
     /// Push once and exit (the default).
