@@ -6,8 +6,9 @@
 //!
 //! One file per part of the API: `sessions` (the session endpoints and the
 //! schedule), `settings` (the hub, its central sync and the pacer), `room` (participants and
-//! straps), `research` (statistics, exports and erasure). Everything is re-exported here, so a
-//! body is always `synchub_protocol::rest::Name`.
+//! straps), `research` (statistics, exports and erasure), `report` (the participant's own
+//! report). Everything is re-exported here, so a body is always
+//! `synchub_protocol::rest::Name`.
 //!
 //! Two error shapes exist, on purpose:
 //! - [`ApiErrorBody`] `{"error": {"code", "message"}}` for every new endpoint;
@@ -15,11 +16,16 @@
 //!   session endpoints (`/api/sessions/current`, `/api/sessions/{id}`), whose existing clients
 //!   read `error` as a string.
 
+mod report;
 mod research;
 mod room;
 mod sessions;
 mod settings;
 
+pub use report::{
+    ChangeValues, ChangeWindow, ChangeWindowKind, CurvePoint, MissingChange, ParticipantChange,
+    ParticipantReportBody, ReportPhase, RoomMedianPoint,
+};
 pub use research::{
     ErasedRows, ErasureBody, ParticipantExportBody, ResearchExportBody, ResearchStats,
     ResearchStatsBody,
