@@ -25,9 +25,9 @@ use crate::hub::{
 };
 use crate::rest::{
     AdminTokenBody, ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
-    ParticipantExportBody, ParticipantList, ParticipantReportBody, ResearchExportBody, ResearchStatsBody, Schedule,
-    SessionCommandBody, SessionInfo, SessionList, Strap, StrapAssignRequest, StrapList,
-    SyncSettingsRequest, SyncStatus,
+    ParticipantExportBody, ParticipantList, ParticipantReportBody, ResearchExportBody,
+    ResearchStatsBody, Schedule, SessionCommandBody, SessionInfo, SessionList, Strap,
+    StrapAssignRequest, StrapList, SyncSettingsRequest, SyncStatus,
 };
 
 /// One generated schema and the file it belongs in.

@@ -81,9 +81,7 @@ impl Report {
         let own: Vec<OwnScore> = participant
             .into_iter()
             .flat_map(|participant| participant.metrics.iter())
-            .filter(|row| {
-                counts(row) && (timeline.start_ms..=timeline.end_ms).contains(&row.at_ms)
-            })
+            .filter(|row| counts(row) && (timeline.start_ms..=timeline.end_ms).contains(&row.at_ms))
             .map(|row| OwnScore {
                 at_secs: timeline.secs_of(row.at_ms),
                 score: row.score,

@@ -43,7 +43,10 @@ fn a_participant_sees_their_own_curve_and_change_beside_the_rooms() {
     assert_eq!(mine.phases, report.overview.phases);
     assert_eq!(mine.room.len(), report.coherence.series.len());
     let change = mine.change.own.expect("compared");
-    assert_eq!((change.baseline, change.end, change.change), (32.0, 44.0, 12.0));
+    assert_eq!(
+        (change.baseline, change.end, change.change),
+        (32.0, 44.0, 12.0)
+    );
     assert_eq!(mine.change.own_excluded, None);
     // Slots 1–4 changed by 11, 12, 13, 14 (slot 6 has no baseline): median 12.5.
     assert_eq!(mine.change.room_compared, 4);
@@ -57,7 +60,9 @@ fn the_rooms_median_is_withheld_where_fewer_than_three_make_it_up() {
     // Only slots 1 and 2 score after the 10th minute.
     for participant in &mut data.participants {
         if participant.slot != 1 && participant.slot != 2 {
-            participant.metrics.retain(|row| row.at_ms < T0_MS + 600_000);
+            participant
+                .metrics
+                .retain(|row| row.at_ms < T0_MS + 600_000);
         }
     }
     let report = Report::build(&data, 3);
@@ -81,7 +86,10 @@ fn a_participant_without_heart_data_sees_the_room_only() {
     assert!(!theirs.had_heart_data);
     assert!(theirs.own.is_empty());
     assert_eq!(theirs.change.own, None);
-    assert_eq!(theirs.change.own_excluded, None, "not compared, not excluded");
+    assert_eq!(
+        theirs.change.own_excluded, None,
+        "not compared, not excluded"
+    );
     assert!(theirs.room.iter().any(|point| point.median.is_some()));
     assert_eq!(theirs.change.room_median_change, Some(12.5));
 }

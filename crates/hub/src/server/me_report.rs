@@ -17,7 +17,7 @@ use synchub_protocol::rest::{
     ParticipantReportBody, ReportPhase, RoomMedianPoint,
 };
 use synchub_report::{
-    ExclusionReason, MIN_ROOM_PARTICIPANTS, Phase, PersonalReport, Report, SessionData, Window,
+    ExclusionReason, MIN_ROOM_PARTICIPANTS, PersonalReport, Phase, Report, SessionData, Window,
     WindowKind,
 };
 use synchub_session::SessionId;
