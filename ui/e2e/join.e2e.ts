@@ -2,8 +2,9 @@
 // URL, they pick an intention, leave research consent at "no", join (waiting until the
 // facilitator starts the session), and see the phase, the
 // group's coherence and the breathing pacer moving. Then the Wi-Fi drops (the page's socket is
-// cut) and comes back: same participant. A reload rejoins by itself too. Leaves
-// docs/ui/join.png behind.
+// cut) and comes back: same participant. A reload rejoins by itself too. When the session
+// ends, the page shows "Your session" (the room's curve: this browser had no heart data).
+// Leaves docs/ui/join.png and docs/ui/join-your-session.png behind.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -124,6 +125,25 @@ describe("participant join page", () => {
     const before = await participantId(page);
     await page.reload();
     await page.locator(`[data-participant-id="${before}"]`).waitFor({ timeout: 15_000 });
+  });
+
+  it("shows 'Your session' when the session ends: the room's curve, as this browser had no heart data", async () => {
+    const current = await hubRequest<{ sessionId: string }>(hub, "GET", "/api/sessions/current");
+    // Let the simulated room score for a while inside the session, so the room has a curve.
+    await page.waitForTimeout(20_000);
+    await hubRequest(hub, "POST", `/api/sessions/${current.sessionId}/end`);
+    await page.getByRole("heading", { name: "Your session" }).waitFor({ timeout: 15_000 });
+    await page.getByTestId("your-session").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("room-line").count()).toBe(1);
+    expect(await page.getByTestId("your-line").count()).toBe(0);
+    expect(await page.getByTestId("your-change").textContent()).toMatch(/no heart data from you/);
+    expect(await page.getByRole("img", { name: "The room's median coherence" }).count()).toBe(1);
+    // The chart fits the phone's column: nothing to scroll sideways.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await unlabelledControls(page)).toEqual([]);
+    await page.getByTestId("your-session").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(docsUiDir, "join-your-session.png"), fullPage: true });
   });
 
   it("raised no script errors", () => {

@@ -25,9 +25,9 @@ use crate::hub::{
 };
 use crate::rest::{
     AdminTokenBody, ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
-    ParticipantExportBody, ParticipantList, ResearchExportBody, ResearchStatsBody, Schedule,
-    SessionCommandBody, SessionInfo, SessionList, Strap, StrapAssignRequest, StrapList,
-    SyncSettingsRequest, SyncStatus,
+    ParticipantExportBody, ParticipantList, ParticipantReportBody, ResearchExportBody,
+    ResearchStatsBody, Schedule, SessionCommandBody, SessionInfo, SessionList, Strap,
+    StrapAssignRequest, StrapList, SyncSettingsRequest, SyncStatus,
 };
 
 /// One generated schema and the file it belongs in.
@@ -219,6 +219,11 @@ pub fn schema_files() -> Vec<SchemaFile> {
         rest_reply::<ParticipantExportBody>(
             "participant_export",
             "GET /api/me/export response (the participant, with their resume token).",
+        ),
+        rest_reply::<ParticipantReportBody>(
+            "participant_report",
+            "GET /api/me/report response (the participant, with their resume token): their \
+             curve against the room's median and their change from baseline.",
         ),
         rest_reply::<ErasureBody>(
             "erasure",

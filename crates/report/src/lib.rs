@@ -12,6 +12,8 @@
 //!   rates and the pacer, data quality per slot.
 //! - [`stats`]: the Wilcoxon signed-rank test, rank-biserial correlation, percentile bootstrap
 //!   and quantiles, each equal to scipy 1.16 / numpy 2.3 on committed fixtures.
+//! - [`Report::personal`] (`personal.rs`): one participant's own view — their curve, the
+//!   room's median, their change beside the room's — with no other participant's data.
 //! - [`Report::to_json`] and [`Report::to_html`] (`html/`): the JSON twin (documented field by
 //!   field in `docs/report.md`) and the page rendered from it alone: inline SVG and CSS, no
 //!   script, no network, readable on a phone, printable to A4 or Letter.
@@ -83,6 +85,7 @@ mod figures;
 mod html;
 mod input;
 mod load;
+mod personal;
 mod report;
 pub mod stats;
 
@@ -92,6 +95,9 @@ pub use input::{
     StrengthPoint, SynchronyRound, gaps_between,
 };
 pub use load::LoadError;
+pub use personal::{
+    MIN_ROOM_PARTICIPANTS, OwnChange, OwnScore, PersonalChange, PersonalReport, RoomPoint,
+};
 pub use report::*;
 
 impl Report {

@@ -6,4 +6,5 @@ mod util;
 mod figures;
 mod html;
 mod load;
+mod personal;
 mod stats;

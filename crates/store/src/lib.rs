@@ -106,6 +106,7 @@ pub mod private_files;
 mod reader;
 mod recovery;
 pub mod repair;
+mod report_token;
 mod schema;
 mod store;
 mod table_file;
@@ -119,6 +120,7 @@ pub use reader::{
     ParticipantOverview, PhaseSpan, Reader, ResearchStats, SessionDetail, SessionOverview,
 };
 pub use recovery::RecoveredSession;
+pub use report_token::REPORT_TOKEN_LIFETIME_MS;
 pub use schema::applied_migrations;
 pub use store::Store;
 pub use table_file::{FileColumn, FileKind, FileValue, TableFile};

@@ -38,7 +38,11 @@ fn an_empty_directory_gets_every_table_in_wal_mode() {
     assert_eq!(mode, "wal");
     assert_eq!(
         synchub_store::applied_migrations(store.database_path()).unwrap(),
-        vec!["initial".to_owned(), "erasure_scope".to_owned()]
+        vec![
+            "initial".to_owned(),
+            "erasure_scope".to_owned(),
+            "report_token".to_owned()
+        ]
     );
 }
 
@@ -57,7 +61,7 @@ fn reopening_applies_nothing_twice_and_keeps_data_and_hub_id() {
         let connection = util::sql(&store);
         assert_eq!(
             util::count(&connection, "SELECT count(*) FROM refinery_schema_history"),
-            2
+            3
         );
         assert_eq!(util::count(&connection, "SELECT count(*) FROM hub"), 1);
         assert_eq!(util::count(&connection, "SELECT count(*) FROM sessions"), 1);

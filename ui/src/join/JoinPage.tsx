@@ -1,13 +1,15 @@
 // The participants' page for a browser without the Sync app: join with the room code, an
 // intention and a research-consent choice (default no), optionally take over a chest strap by
 // its code, then see the group's coherence (and your own, with a strap), the shared breathing
-// pacer, and the phase with its time left. It reconnects by itself after a Wi-Fi drop.
+// pacer, and the phase with its time left. It reconnects by itself after a Wi-Fi drop. When the
+// session is over it shows "your session": the participant's own curve against the room's.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { io } from "socket.io-client";
 import { formatDuration, formatScore, phaseLabel, coherenceBand, intentionCategories, intentionLabels } from "../lib/format";
 import { ParticipantSession, type JoinState, type ParticipantSocket } from "./participant";
 import { ResumeStore, type JoinChoice } from "./resume";
 import { Pacer } from "./Pacer";
+import { YourSession } from "./YourSession";
 
 function roomFromUrl(): string | null {
   const room = new URLSearchParams(window.location.search).get("room");
@@ -212,6 +214,7 @@ function InSession(props: { state: JoinState; session: ParticipantSession }) {
             </div>
           </dl>
         )}
+        {state.reportToken !== null && <YourSession resumeToken={state.reportToken} />}
         <p class="muted">Thank you for taking part.</p>
         <button type="button" class="primary" onClick={() => state.choice && session.join(state.choice)}>
           Join the next session

@@ -152,7 +152,7 @@ describe("ParticipantSession", () => {
     expect(lines[1]!.handshakes[0]?.resumeToken).toBe("token-9");
   });
 
-  it("drops the token when the session completes, keeping the summary", () => {
+  it("drops the token for rejoining when the session completes, keeping it for the report and the summary", () => {
     session.join(choice);
     lines[0]!.connectNow();
     lines[0]!.hub("session_joined", joined("p-1", "token-1"));
@@ -169,6 +169,8 @@ describe("ParticipantSession", () => {
     expect(session.current.status).toBe("complete");
     expect(session.current.summary).toEqual(summary);
     expect(store.tokenFor("4821")).toBeNull();
+    // The token no longer rejoins, but it opens the participant's own report.
+    expect(session.current.reportToken).toBe("token-1");
   });
 
   it("goes back to the form on a wrong room code and forgets the token", () => {

@@ -45,6 +45,9 @@ export interface JoinState {
    *  strap it shows, or the facilitator ending a claim), or null. */
   strapNotice: string | null;
   summary: SessionSummary | null;
+  /** Once the session is over: the resume token that opens "your session" (`GET
+   *  /api/me/report`, for 24 hours), no longer offered for rejoining. */
+  reportToken: string | null;
 }
 
 export const initialJoinState: JoinState = {
@@ -62,6 +65,7 @@ export const initialJoinState: JoinState = {
   strapClaimed: null,
   strapNotice: null,
   summary: null,
+  reportToken: null,
 };
 
 /** What the hub sends a participant. */
@@ -295,8 +299,11 @@ export class ParticipantSession {
   }
 
   private onComplete(data: SessionComplete): void {
+    // The token can no longer rejoin anything, but it still opens the participant's own report.
+    const choice = this.state.choice;
+    const reportToken = choice === null ? null : this.store.tokenFor(choice.roomCode);
     this.store.dropToken();
-    this.update({ status: "complete", phase: "complete", summary: data.summary, phaseEndsAt: null });
+    this.update({ status: "complete", phase: "complete", summary: data.summary, phaseEndsAt: null, reportToken });
   }
 
   private onDisconnect(reason: string): void {

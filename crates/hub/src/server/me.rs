@@ -22,7 +22,7 @@ use super::error::AppError;
 use super::export_files::{in_private_temp_dir, read_json_tables};
 use crate::engine_task::Input;
 
-fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {
+pub(super) fn presented_token(headers: &HeaderMap) -> Result<ResumeToken, AppError> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

@@ -15,6 +15,7 @@ pub mod guards;
 pub mod health;
 pub mod listen;
 pub mod me;
+pub mod me_report;
 pub mod origin;
 pub mod report;
 pub mod rest;
@@ -193,6 +194,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/sessions", get(rest::list_sessions))
         .route("/api/sessions/{id}", get(rest::session_by_id))
         .route("/api/me/export", get(me::export))
+        .route("/api/me/report", get(me_report::report))
         .route("/api/me", axum::routing::delete(me::erase))
         .route("/ws", get(ws::upgrade))
         .route("/join", get(static_files::join))

@@ -7,7 +7,8 @@
 //! One file per part of the API: `sessions` (the session endpoints and the
 //! schedule), `settings` (the hub, its central sync and the pacer), `room` (participants and
 //! straps), `readers` (what reads the straps: the hub's Bluetooth adapters), `research`
-//! (statistics, exports and erasure). Everything is re-exported here, so a body is always
+//! (statistics, exports and erasure), `report` (the participant's own report). Everything is
+//! re-exported here, so a body is always
 //! `synchub_protocol::rest::Name`.
 //!
 //! Two error shapes exist, on purpose:
@@ -17,12 +18,17 @@
 //!   read `error` as a string.
 
 mod readers;
+mod report;
 mod research;
 mod room;
 mod sessions;
 mod settings;
 
 pub use readers::BluetoothAdapter;
+pub use report::{
+    ChangeValues, ChangeWindow, ChangeWindowKind, CurvePoint, MissingChange, ParticipantChange,
+    ParticipantReportBody, ReportPhase, RoomMedianPoint,
+};
 pub use research::{
     ErasedRows, ErasureBody, ParticipantExportBody, ResearchExportBody, ResearchStats,
     ResearchStatsBody,

@@ -25,7 +25,7 @@ pub(super) fn coherence(data: &SessionData, timeline: &Timeline) -> CoherenceFig
 }
 
 /// A score that can count in the group (low-quality scores never do).
-pub(super) fn counts(row: &MetricRow) -> bool {
+pub(crate) fn counts(row: &MetricRow) -> bool {
     row.quality != Quality::Low && row.score.is_finite()
 }
 

@@ -11,6 +11,8 @@ mod overview;
 mod quality;
 mod synchrony;
 
+pub(crate) use coherence::counts;
+
 use crate::input::{Phase, SessionData};
 use crate::report::{Report, SCHEMA};
 

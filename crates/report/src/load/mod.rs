@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use synchub_session::ids::SessionId;
+use synchub_session::ids::{ParticipantId, SessionId};
 use synchub_session::record::{self, DeviceKind};
 use synchub_store::{Reader, Store};
 
@@ -111,7 +111,7 @@ impl SessionData {
                     .remove(&participant.participant_id.0.to_string())
                     .unwrap_or_default();
                 ParticipantData {
-                    slot: u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    slot: slot_from_index(index),
                     source: source_from(participant.device),
                     research_consent: participant.research_consent,
                     joined_at_ms: participant.joined_at_ms,
@@ -130,6 +130,25 @@ impl SessionData {
         })
     }
 
+    /// The slot [`SessionData::load`] gives `participant` of `session_id` (its place in joining
+    /// order), if they are in it.
+    pub fn slot_of(
+        database_path: &Path,
+        session_id: SessionId,
+        participant: ParticipantId,
+    ) -> Result<Option<u32>, LoadError> {
+        let store_error = |source| LoadError::Store {
+            path: database_path.to_owned(),
+            source,
+        };
+        let reader = Reader::open(database_path).map_err(store_error)?;
+        let participants = reader.participants(session_id).map_err(store_error)?;
+        Ok(participants
+            .iter()
+            .position(|joined| joined.participant_id == participant)
+            .map(slot_from_index))
+    }
+
     /// The newest stored session (running or ended), if any.
     pub fn latest_session_id(database_path: &Path) -> Result<Option<SessionId>, LoadError> {
         let reader = Reader::open(database_path).map_err(|source| LoadError::Store {
@@ -144,6 +163,11 @@ impl SessionData {
             })?;
         Ok(recent.first().map(|session| session.session_id))
     }
+}
+
+/// Slots count from 1 in joining order (the reader's order of a session's participants).
+fn slot_from_index(index: usize) -> u32 {
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {

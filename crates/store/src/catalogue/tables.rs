@@ -77,6 +77,11 @@ pub const TABLES: &[Table] = &[
             Column::new("high_coherence_secs", Real).nullable(),
             // A credential for resuming a running session: never leaves the hub.
             Column::new("resume_token", Bytes).nullable().hub_only(),
+            // The token's SHA-256, for the participant's own report for a day after the
+            // session (report_token.rs): a credential too, never leaves the hub.
+            Column::new("report_token_sha256", Bytes)
+                .nullable()
+                .hub_only(),
         ],
         central_defaults: &[],
         export_order: Some("s.started_at_ms, t.id"),

@@ -15,6 +15,7 @@ use synchub_session::record::{
     ParticipantRow, Phase, Record, SessionRow, SessionSummary, SynchronyRound,
 };
 
+use crate::report_token::{REPORT_TOKEN_LIFETIME_MS, report_token_hash};
 use crate::{Error, codes};
 
 /// Beats per multi-row INSERT (5 parameters each, well under SQLite's parameter limit).
@@ -242,12 +243,21 @@ impl RowWriter {
                  WHERE session_ref = ?1 AND left_at_ms IS NULL",
             )?
             .execute(params![session, ended_at_ms])?;
-        // Nobody can resume into a completed session: the credentials go.
+        // Nobody can resume into a completed session: the credentials go. Their hashes stay
+        // for a day so participants can open their own report (report_token.rs); those of
+        // sessions that ended longer ago go now.
         self.connection
             .prepare_cached(
                 "UPDATE session_participants SET resume_token = NULL WHERE session_ref = ?1",
             )?
             .execute([session])?;
+        self.connection
+            .prepare_cached(
+                "UPDATE session_participants SET report_token_sha256 = NULL \
+                 WHERE report_token_sha256 IS NOT NULL AND session_ref IN \
+                 (SELECT id FROM sessions WHERE ended_at_ms <= ?1)",
+            )?
+            .execute([ended_at_ms.saturating_sub(REPORT_TOKEN_LIFETIME_MS)])?;
         self.connection
             .prepare_cached(
                 "UPDATE users SET sessions_completed = sessions_completed + 1, \
@@ -267,12 +277,14 @@ impl RowWriter {
             .connection
             .prepare_cached(
                 "INSERT INTO session_participants (session_ref, participant_id, pseudonym, \
-                 intention, research_consent, device, joined_at_ms, resume_token) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 intention, research_consent, device, joined_at_ms, resume_token, \
+                 report_token_sha256) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                  ON CONFLICT (session_ref, participant_id) DO UPDATE SET \
                  intention = excluded.intention, research_consent = excluded.research_consent, \
                  device = excluded.device, left_at_ms = NULL, \
-                 resume_token = excluded.resume_token \
+                 resume_token = excluded.resume_token, \
+                 report_token_sha256 = excluded.report_token_sha256 \
                  RETURNING id",
             )?
             .query_row(
@@ -285,6 +297,7 @@ impl RowWriter {
                     codes::device(row.device),
                     row.joined_at_ms,
                     &row.resume_token.0[..],
+                    &report_token_hash(&row.resume_token)[..],
                 ],
                 |r| r.get(0),
             )?;
