@@ -112,10 +112,17 @@ async fn participants_who_drop_leave_and_rejoin_lose_no_acknowledged_batch() {
     assert_eq!(stored_batches as u64, stats.batches_acked);
     // One participant row per join: the first joins and each rejoin after a leave.
     let participant_rows = count_rows(&database, "SELECT count(*) FROM session_participants");
-    assert_eq!(participant_rows as u64, stats.joined + stats.rejoins, "{stats:?}");
+    assert_eq!(
+        participant_rows as u64,
+        stats.joined + stats.rejoins,
+        "{stats:?}"
+    );
     let closed_rows = count_rows(
         &database,
         "SELECT count(*) FROM session_participants WHERE left_at_ms IS NOT NULL",
     );
-    assert!(closed_rows as u64 >= stats.leaves, "{closed_rows} closed, {stats:?}");
+    assert!(
+        closed_rows as u64 >= stats.leaves,
+        "{closed_rows} closed, {stats:?}"
+    );
 }
