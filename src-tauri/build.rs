@@ -1,5 +1,5 @@
 //! Embeds the console (`frontendDist`) and the icons, and generates one permission per app
-//! command so `capabilities/default.json` can allow exactly the three commands the console calls
+//! command so `capabilities/console.json` can allow exactly the four commands the console calls
 //! and nothing else.
 
 fn main() {
@@ -8,6 +8,7 @@ fn main() {
             "hub_connection",
             "list_monitors",
             "open_projector",
+            "hub_restarts",
         ]),
     ))
     .expect("tauri-build failed");

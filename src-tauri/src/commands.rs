@@ -1,20 +1,26 @@
-//! The three commands the console calls over Tauri's IPC, and nothing else: everything else it
+//! The four commands the console calls over Tauri's IPC, and nothing else: everything else it
 //! asks the hub over HTTP and WebSocket, exactly as in a browser. Their names and JSON shapes are
 //! the contract with `ui/`'s Tauri backend; the capability file allows exactly these.
 
 use serde::Serialize;
 use synchub::server::AppState;
 use tauri::State;
+use tokio::sync::watch;
 
+use crate::hub_keeper::{HubRestart, Restarts};
 use crate::projector::{Projectors, RoomTarget};
 
 /// What the commands share (managed by Tauri).
 #[derive(Debug)]
 pub struct Desktop {
     /// The embedded hub's console address (the token is read when asked: it can be rotated).
+    /// It stays the same when the hub is restarted.
     pub base_url: String,
-    /// The hub's live room settings, read when a projector opens (the code may have changed).
-    pub room: AppState,
+    /// The running hub's state — a new one after a restart: its live room settings, read when
+    /// a projector opens (the code may have changed), and its admin token.
+    pub hub: watch::Receiver<AppState>,
+    /// The hub's unexpected stops and restarts, for the console to show.
+    pub restarts: Restarts,
     pub projectors: Projectors,
 }
 
@@ -52,8 +58,22 @@ pub struct MonitorInfo {
 pub fn hub_connection(desktop: State<'_, Desktop>) -> HubConnection {
     HubConnection {
         base_url: desktop.base_url.clone(),
-        admin_token: desktop.room.admin.tokens.current().as_str().to_owned(),
+        admin_token: desktop
+            .hub
+            .borrow()
+            .admin
+            .tokens
+            .current()
+            .as_str()
+            .to_owned(),
     }
+}
+
+/// Every time the embedded hub stopped unexpectedly and what became of it (restarted, the
+/// session resumed), oldest first; empty while all is well. The console polls it.
+#[tauri::command]
+pub fn hub_restarts(desktop: State<'_, Desktop>) -> Vec<HubRestart> {
+    desktop.restarts.list()
 }
 
 // Async, so the monitor query (answered by the event loop's thread) never runs on that thread.
@@ -81,11 +101,13 @@ pub async fn open_projector(
     monitor: usize,
 ) -> Result<(), String> {
     let monitor_count = monitors(&app)?.len();
-    let room = desktop.room.room();
-    let target = RoomTarget {
-        hub_url: desktop.base_url.clone(),
-        join_url: desktop.room.join_url(),
-        room_code: room.code,
+    let target = {
+        let hub = desktop.hub.borrow();
+        RoomTarget {
+            hub_url: desktop.base_url.clone(),
+            join_url: hub.join_url(),
+            room_code: hub.room().code,
+        }
     };
     desktop
         .projectors

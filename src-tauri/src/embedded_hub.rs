@@ -75,7 +75,7 @@ pub async fn start(config: DesktopHubConfig) -> anyhow::Result<RunningHub> {
     .context("while starting the hub")
 }
 
-fn is_address_in_use(error: &anyhow::Error) -> bool {
+pub fn is_address_in_use(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()

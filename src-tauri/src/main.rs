@@ -1,18 +1,20 @@
 //! `synchub-desktop`: the facilitator's desktop app. It runs the very same hub as `synchub
 //! serve`, in this process on its own tokio runtime, and shows the very same console as the
 //! browser (`ui/dist`) in a native window; the console talks to the hub over HTTP and WebSocket
-//! like any browser, and asks this shell for three things only (see [`commands`]).
+//! like any browser, and asks this shell for four things only (see [`commands`]).
 //!
-//! The shell is deliberately thin (GitButler's pattern): starting and stopping the hub
-//! ([`embedded_hub`]) and the projector windows ([`projector`]) is all it does; every room rule
-//! lives in the hub.
+//! The shell is deliberately thin (GitButler's pattern): starting, restarting and stopping the
+//! hub ([`embedded_hub`], [`hub_keeper`]) and the projector windows ([`projector`]) is all it
+//! does; every room rule lives in the hub.
 //!
-//! Lifecycle: start the hub, then open the window; when the window closes (or SIGINT/SIGTERM
+//! Lifecycle: start the hub, then open the window; if the hub's engine fails, restart the hub
+//! (the session resumes) and tell the console; when the window closes (or SIGINT/SIGTERM
 //! arrives) close the projectors, stop the hub — every record flushed to the store — and exit.
 //! The exit code is 0 only if the hub stopped cleanly.
 
 mod commands;
 mod embedded_hub;
+mod hub_keeper;
 mod projector;
 
 use std::time::Duration;
@@ -55,6 +57,7 @@ fn run() -> anyhow::Result<i32> {
             commands::hub_connection,
             commands::list_monitors,
             commands::open_projector,
+            commands::hub_restarts,
         ])
         .build(tauri::generate_context!())
         .context("while building the desktop app")?;
@@ -69,11 +72,18 @@ fn run() -> anyhow::Result<i32> {
             .context("while finding the app's data folder")?,
     };
     let config = embedded_hub::hub_config(&settings, data_dir)?;
+    let hub_config = config.hub.clone();
     let hub = runtime.block_on(embedded_hub::start(config))?;
     tracing::info!(url = %hub.base_url, data_dir = %hub.data_dir.display(), "hub running in the desktop app");
+    let base_url = embedded_hub::console_base_url(hub.local_addr);
+    let keeper = {
+        let _runtime = runtime.enter();
+        hub_keeper::HubKeeper::start(hub, hub_config)
+    };
     app.manage(commands::Desktop {
-        base_url: embedded_hub::console_base_url(hub.local_addr),
-        room: hub.state.clone(),
+        base_url,
+        hub: keeper.current.clone(),
+        restarts: keeper.restarts.clone(),
         projectors: projector::Projectors::next_to_current_exe()
             .context("while locating the app's own executable")?,
     });
@@ -94,7 +104,7 @@ fn run() -> anyhow::Result<i32> {
 
     tracing::info!("window closed: stopping the hub");
     runtime
-        .block_on(hub.stop())
+        .block_on(keeper.stop())
         .context("while stopping the hub")?;
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(code)

@@ -1,8 +1,10 @@
 // The console as the desktop app runs it: Tauri injects `window.__TAURI_INTERNALS__`, and the
 // console must take the hub's address and admin token from `invoke('hub_connection')` (never
-// asking for a token), list monitors and open the projector through the other two commands.
-// The Tauri shell itself is not here, so its three commands are answered by a small script in
-// the page that records what was asked; everything else is the real hub.
+// asking for a token), list monitors and open the projector through two more commands, and show
+// the app's restarts of its embedded hub (`hub_restarts`) on a banner until dismissed. The Tauri
+// shell itself is not here, so its four commands are answered by a small script in the page
+// that records what was asked; everything else is the real hub. (The shell's restart itself is
+// tested in src-tauri against a real embedded hub.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, startHub, type Hub } from "./harness";
@@ -22,12 +24,15 @@ describe("console in the desktop app", () => {
       ({ baseUrl, adminToken }) => {
         const calls: Array<[string, unknown]> = [];
         (window as unknown as { __desktopCalls: typeof calls }).__desktopCalls = calls;
+        const restarts: unknown[] = [];
+        (window as unknown as { __hubRestarts: typeof restarts }).__hubRestarts = restarts;
         (window as unknown as { __TAURI_INTERNALS__: unknown }).__TAURI_INTERNALS__ = {
           invoke: async (command: string, args: unknown) => {
             calls.push([command, args]);
             if (command === "hub_connection") return { baseUrl, adminToken };
             if (command === "list_monitors") return [{ index: 0, name: "Built-in", width: 2560, height: 1600 }, { index: 1, name: "HDMI-1", width: 1920, height: 1080 }];
             if (command === "open_projector") return null;
+            if (command === "hub_restarts") return restarts;
             throw `unknown command ${command}`;
           },
         };
@@ -53,5 +58,23 @@ describe("console in the desktop app", () => {
     // The hub connection is asked for once, whatever the number of requests.
     expect(calls.filter(([command]) => command === "hub_connection")).toHaveLength(1);
     await page.getByTestId("live-status").filter({ hasText: "Live" }).waitFor();
+  });
+
+  it("tells the facilitator when the app restarted its hub, until dismissed", async () => {
+    expect(await page.getByTestId("restart-banner").count()).toBe(0);
+    await page.evaluate(() => {
+      (window as unknown as { __hubRestarts: unknown[] }).__hubRestarts.push({
+        failedAtMs: Date.now(),
+        reason: "injected fault: the engine task panics",
+        restarted: true,
+        sessionResumed: true,
+        notRestartedBecause: null,
+      });
+    });
+    const banner = page.getByTestId("restart-banner");
+    await banner.filter({ hasText: "was restarted; the session resumed" }).waitFor();
+    expect(await banner.textContent()).toContain("Reason: injected fault: the engine task panics");
+    await banner.getByRole("button", { name: "Dismiss" }).click();
+    await banner.waitFor({ state: "detached" });
   });
 });

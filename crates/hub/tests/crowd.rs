@@ -69,3 +69,60 @@ async fn fifty_participants_on_both_transports_are_all_admitted_and_acked_once()
         "{per_participant:.1} group updates per participant in {RUN:?}"
     );
 }
+
+/// Participants who come and go as in a real room: every couple of seconds each one either
+/// loses its connection and resumes with its token, or leaves on purpose (`leave_session`) and
+/// joins again a few seconds later as a new participant. Every acknowledged batch is stored
+/// once, under the participant who sent it; every leave closes a participant row; nobody hears
+/// an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn participants_who_drop_leave_and_rejoin_lose_no_acknowledged_batch() {
+    const CHURNING: usize = 12;
+    let hub = TestHub::start(None).await;
+    let mut config = CrowdConfig::new(&format!("http://127.0.0.1:{}", hub.port()), CHURNING);
+    config.transport = TransportMix::Mixed;
+    config.ramp_per_sec = 50.0;
+    config.churn = Some(Duration::from_secs(2));
+    config.leave_share = 0.5;
+    let crowd = Crowd::start(config);
+    assert!(
+        crowd
+            .wait_until_joined(CHURNING as u64, Duration::from_secs(20))
+            .await,
+        "not everyone joined: {:?}",
+        crowd.snapshot()
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let report = crowd.stop(Duration::from_secs(10)).await;
+    let stats = &report.stats;
+
+    assert!(stats.errors.is_empty(), "errors: {:?}", stats.errors);
+    assert!(stats.leaves >= 3, "{stats:?}");
+    assert!(stats.rejoins >= 3, "{stats:?}");
+    assert!(stats.reconnects >= 3, "{stats:?}");
+    assert_eq!(stats.batches_acked, stats.batches_sent, "{stats:?}");
+    // Everything the hub was told (the last joins and leaves included) is stored by its stop.
+    let database = hub.database.clone();
+    hub.hub.stop().await.expect("the hub stops cleanly");
+    let stored_batches = count_rows(
+        &database,
+        "SELECT count(*) FROM (SELECT DISTINCT participant_ref, batch_seq FROM rr_intervals \
+         WHERE batch_seq IS NOT NULL)",
+    );
+    assert_eq!(stored_batches as u64, stats.batches_acked);
+    // One participant row per join: the first joins and each rejoin after a leave.
+    let participant_rows = count_rows(&database, "SELECT count(*) FROM session_participants");
+    assert_eq!(
+        participant_rows as u64,
+        stats.joined + stats.rejoins,
+        "{stats:?}"
+    );
+    let closed_rows = count_rows(
+        &database,
+        "SELECT count(*) FROM session_participants WHERE left_at_ms IS NOT NULL",
+    );
+    assert!(
+        closed_rows as u64 >= stats.leaves,
+        "{closed_rows} closed, {stats:?}"
+    );
+}

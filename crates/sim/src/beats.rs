@@ -158,6 +158,16 @@ impl Beats {
         new_batches
     }
 
+    /// Lets the beats that ended before `now` pass without reporting them: the participant was
+    /// not in the session (it left, and has not joined again yet). Nothing waiting is touched.
+    pub(crate) fn skip_until(&mut self, now: Instant) {
+        let now_secs = now.saturating_duration_since(self.started).as_secs_f64();
+        self.batch_buffer.clear();
+        self.stream.beats_until(now_secs, &mut self.batch_buffer);
+        self.batch_buffer.clear();
+        self.recent_beats.clear();
+    }
+
     /// The coherence score over the last 64 s of beats (or what there is, from 32 s on).
     pub(crate) fn current_score(&self) -> Option<f64> {
         let first_secs = self.recent_beats.front()?.0;
@@ -341,6 +351,23 @@ mod tests {
             again,
             [(2, true)],
             "only the unacknowledged batch, as a resend"
+        );
+    }
+
+    #[test]
+    fn beats_skipped_while_away_are_never_reported() {
+        let mut beats = beats_with_backfill(Profile::Coherent, Reporting::RrBatches, 5);
+        let now = Instant::now();
+        assert_eq!(beats.collect(now, 0.0), 1);
+        let back = now + Duration::from_secs(20);
+        beats.skip_until(back);
+        assert_eq!(beats.unacked(), 1, "what waited still waits");
+        assert_eq!(beats.collect(back + Duration::from_secs(2), 0.0), 1);
+        let batch = &beats.pending[&2];
+        assert!(
+            batch.rr_ms.len() <= 4,
+            "only the two seconds after coming back: {} beats",
+            batch.rr_ms.len()
         );
     }
 

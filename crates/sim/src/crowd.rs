@@ -72,6 +72,9 @@ pub struct CrowdConfig {
     /// Each participant drops its connection after about this long and resumes with its
     /// token ([`ParticipantConfig::churn`]); `None`: stable connections.
     pub churn: Option<Duration>,
+    /// Of the churn events, the share that are a leave and a later new join instead of a drop
+    /// and a resume ([`ParticipantConfig::leave_share`]).
+    pub leave_share: f64,
 }
 
 impl CrowdConfig {
@@ -91,6 +94,7 @@ impl CrowdConfig {
             batch_interval: Duration::from_secs(1),
             backfill: Duration::ZERO,
             churn: None,
+            leave_share: 0.0,
         }
     }
 
@@ -123,6 +127,7 @@ impl CrowdConfig {
         );
         config.room_code = self.room_code.clone();
         config.churn = self.churn;
+        config.leave_share = self.leave_share;
         config.transport = match self.transport {
             TransportMix::Only(transport) => transport,
             TransportMix::Mixed if index.is_multiple_of(2) => Transport::Ws,

@@ -102,6 +102,11 @@ struct CrowdArgs {
     /// 0 = stable connections.
     #[arg(long, default_value_t = 0)]
     churn_secs: u64,
+    /// Of those churn events, the share (0–1) that are a proper leave: the participant waits
+    /// for its acknowledgements, sends `leave_session`, stays away 2–10 s and joins again as a
+    /// new participant. The rest are dropped connections resumed with the token.
+    #[arg(long, default_value_t = 0.0)]
+    leave_share: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,6 +172,10 @@ impl CrowdArgs {
         config.seed = self.seed;
         config.backfill = Duration::from_secs(self.backfill_secs);
         config.churn = (self.churn_secs > 0).then(|| Duration::from_secs(self.churn_secs));
+        if !(0.0..=1.0).contains(&self.leave_share) {
+            bail!("--leave-share must be between 0 and 1");
+        }
+        config.leave_share = self.leave_share;
         Ok(config)
     }
 }
@@ -277,6 +286,8 @@ async fn run(crowd_args: CrowdArgs, duration_secs: Option<u64>) -> anyhow::Resul
     watch_until(&crowd, started, deadline, &mut [&mut generator]).await;
     let elapsed_secs = started.elapsed().as_secs_f64();
     let report = crowd.stop(Duration::from_secs(10)).await;
+    // The final counts (the drain and the last leaves included) as the last progress line.
+    eprintln!("{}", report.stats.progress_line(started.elapsed()));
     let messages = report.stats.messages_in + report.stats.messages_out;
     let line = summary(
         &report.stats,

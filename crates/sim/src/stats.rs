@@ -32,6 +32,10 @@ pub struct CrowdStats {
     pub connect_failures: AtomicU64,
     /// Reconnections after a dropped connection.
     pub reconnects: AtomicU64,
+    /// Participants leaving the session on purpose (`leave_session`) before joining again.
+    pub leaves: AtomicU64,
+    /// New joins after such a leave.
+    pub rejoins: AtomicU64,
     /// RR batches created (each seq once, however often it was resent).
     pub batches_sent: AtomicU64,
     /// RR batches acknowledged by `rr_ack` (each seq once).
@@ -77,6 +81,8 @@ impl CrowdStats {
             connected_now: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            leaves: AtomicU64::new(0),
+            rejoins: AtomicU64::new(0),
             batches_sent: AtomicU64::new(0),
             batches_acked: AtomicU64::new(0),
             batches_resent: AtomicU64::new(0),
@@ -148,6 +154,8 @@ impl CrowdStats {
             connected_now: load(&self.connected_now),
             connect_failures: load(&self.connect_failures),
             reconnects: load(&self.reconnects),
+            leaves: load(&self.leaves),
+            rejoins: load(&self.rejoins),
             batches_sent: load(&self.batches_sent),
             batches_acked: load(&self.batches_acked),
             batches_resent: load(&self.batches_resent),
@@ -226,6 +234,10 @@ pub struct StatsSnapshot {
     pub connect_failures: u64,
     /// Reconnections after a dropped connection.
     pub reconnects: u64,
+    /// See [`CrowdStats::leaves`].
+    pub leaves: u64,
+    /// See [`CrowdStats::rejoins`].
+    pub rejoins: u64,
     /// RR batches created.
     pub batches_sent: u64,
     /// RR batches acknowledged.
@@ -261,12 +273,14 @@ impl StatsSnapshot {
     /// One line for a progress display.
     pub fn progress_line(&self, elapsed: Duration) -> String {
         format!(
-            "sim: {:>4}s connected {}/{} joined {} reconnects {} sent {} acked {} scores {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
+            "sim: {:>4}s connected {}/{} joined {} reconnects {} leaves {} rejoins {} sent {} acked {} scores {} groupUpdates {} errors {} ack p99 {:.1} ms broadcast p99 {:.1} ms",
             elapsed.as_secs(),
             self.connected_now,
             self.requested,
             self.joined,
             self.reconnects,
+            self.leaves,
+            self.rejoins,
             self.batches_sent,
             self.batches_acked,
             self.scores_sent,

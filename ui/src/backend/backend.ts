@@ -20,6 +20,20 @@ export interface Monitor {
   height: number;
 }
 
+/** The desktop app's embedded hub stopped unexpectedly (`invoke('hub_restarts')`). */
+export interface HubRestart {
+  /** When its engine failed, ms since the Unix epoch. */
+  failedAtMs: number;
+  /** The failure's message. */
+  reason: string;
+  /** Whether the app started the hub again. */
+  restarted: boolean;
+  /** Whether the running session resumed; null when none was running. */
+  sessionResumed: boolean | null;
+  /** Why the app did not restart it (with what to do), when it did not. */
+  notRestartedBecause: string | null;
+}
+
 export interface Backend {
   readonly kind: "http" | "tauri";
   /** Whether the facilitator types the admin token (browser) or the app hands it over. */
@@ -36,4 +50,7 @@ export interface Backend {
   listMonitors(): Promise<Monitor[]>;
   /** Opens the full-screen projector on monitor `index`. */
   openProjector(index: number): Promise<void>;
+  /** Every unexpected stop of the desktop app's embedded hub, oldest first; always empty in a
+   *  browser (a `synchub serve` that stops is restarted by its service manager). */
+  hubRestarts(): Promise<HubRestart[]>;
 }

@@ -1,6 +1,6 @@
 // The browser backend: the hub is this page's origin; the admin token is typed once and kept
 // in sessionStorage, so it lives as long as the tab and is never written to disk by us.
-import type { Backend, HubConnection, Monitor } from "./backend";
+import type { Backend, HubConnection, HubRestart, Monitor } from "./backend";
 
 /** sessionStorage key of the admin token. */
 export const TOKEN_KEY = "synchub.adminToken";
@@ -34,5 +34,9 @@ export class HttpBackend implements Backend {
 
   async openProjector(_index: number): Promise<void> {
     throw new Error("The projector can be opened from the desktop app only. Run synchub-projector on this machine instead.");
+  }
+
+  async hubRestarts(): Promise<HubRestart[]> {
+    return [];
   }
 }

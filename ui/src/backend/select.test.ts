@@ -13,7 +13,7 @@ function memoryStorage(): WindowLike["sessionStorage"] & { data: Map<string, str
   };
 }
 
-/** A stand-in for the desktop app's three commands, recording what was asked. */
+/** A stand-in for the desktop app's four commands, recording what was asked. */
 function desktopCommands(calls: Array<[string, unknown]>): Invoke {
   return (async (command: string, args?: Record<string, unknown>) => {
     calls.push([command, args]);
@@ -24,6 +24,8 @@ function desktopCommands(calls: Array<[string, unknown]>): Invoke {
         return [{ index: 1, name: "HDMI-1", width: 1920, height: 1080 }];
       case "open_projector":
         return null;
+      case "hub_restarts":
+        return [{ failedAtMs: 1_765_000_000_000, reason: "boom", restarted: true, sessionResumed: true, notRestartedBecause: null }];
       default:
         throw new Error(`unknown command ${command}`);
     }
@@ -56,10 +58,14 @@ describe("selectBackend", () => {
     await backend.connection();
     expect(await backend.listMonitors()).toEqual([{ index: 1, name: "HDMI-1", width: 1920, height: 1080 }]);
     await backend.openProjector(1);
+    expect(await backend.hubRestarts()).toEqual([
+      { failedAtMs: 1_765_000_000_000, reason: "boom", restarted: true, sessionResumed: true, notRestartedBecause: null },
+    ]);
     expect(calls).toEqual([
       ["hub_connection", undefined],
       ["list_monitors", undefined],
       ["open_projector", { monitor: 1 }],
+      ["hub_restarts", undefined],
     ]);
   });
 });
@@ -78,5 +84,9 @@ describe("HttpBackend", () => {
 
   it("refuses to open a projector", async () => {
     await expect(new HttpBackend(memoryStorage()).openProjector(0)).rejects.toThrow(/desktop app/);
+  });
+
+  it("has no embedded hub to report restarts of", async () => {
+    expect(await new HttpBackend(memoryStorage()).hubRestarts()).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 // The desktop backend: the Tauri app embeds the hub and hands the UI its address and admin
 // token through `invoke('hub_connection')` — the facilitator never types a token there. Data
 // and live calls then go to that embedded hub over HTTP and Socket.IO, exactly as in a browser.
-// The three command names and shapes are the contract with src-tauri; keep them in step.
-import type { Backend, HubConnection, Monitor } from "./backend";
+// The four command names and shapes are the contract with src-tauri; keep them in step.
+import type { Backend, HubConnection, HubRestart, Monitor } from "./backend";
 
 /** `invoke` from `@tauri-apps/api/core`, injected so this file stays testable. */
 export type Invoke = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
@@ -44,5 +44,9 @@ export class TauriBackend implements Backend {
 
   async openProjector(index: number): Promise<void> {
     await this.invoke<void>("open_projector", { monitor: index });
+  }
+
+  hubRestarts(): Promise<HubRestart[]> {
+    return this.invoke<HubRestart[]>("hub_restarts");
   }
 }

@@ -21,6 +21,7 @@ import { ExportPanel } from "./ExportPanel";
 import { History } from "./History";
 import { AdminTokenPanel } from "./AdminTokenPanel";
 import { HealthBanner } from "./HealthBanner";
+import { RestartBanner } from "./RestartBanner";
 
 export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () => void }) {
   const { api } = props;
@@ -50,6 +51,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
         </span>
         <span class="faint version">Sync Hub {hub.version}</span>
       </header>
+      <RestartBanner api={api} />
       <HealthBanner api={api} />
       {live.problem && <p class="problem" role="alert">{live.problem}</p>}
       <main class="console-grid">

@@ -69,6 +69,10 @@ pub struct ParticipantConfig {
     /// Drop the connection after about this long (uniform in 0.5–1.5×), then reconnect and
     /// resume with the token, like a phone on flaky Wi-Fi; `None`: never.
     pub churn: Option<Duration>,
+    /// The share (0–1) of those churn events that are a proper leave instead of a drop: wait
+    /// for the outstanding acknowledgements, `leave_session`, hang up, stay away a few seconds
+    /// (2–10 s) and join again as a new participant, like someone stepping out of the room.
+    pub leave_share: f64,
 }
 
 impl ParticipantConfig {
@@ -94,6 +98,7 @@ impl ParticipantConfig {
             resume_wait: Duration::from_secs(2),
             backfill: Duration::ZERO,
             churn: None,
+            leave_share: 0.0,
         }
     }
 }

@@ -11,7 +11,10 @@
 //!    (or, for score-only participants, `update_coherence` every 5 s like the original clients);
 //!    the beats and their batches are [`crate::beats`]'s;
 //! 5. on `rr_ack {seq}` forget the batch; batches not acknowledged when the connection drops are
-//!    sent again, in order, after reconnecting with the `resumeToken` of `session_joined`.
+//!    sent again, in order, after reconnecting with the `resumeToken` of `session_joined`;
+//! 6. with churn, now and then leave on purpose instead: stop making batches, wait for the
+//!    outstanding acknowledgements, `leave_session`, hang up, stay away a few seconds and join
+//!    again as a new participant (the beats of the time away are not reported).
 //!
 //! What it sends is built from the protocol's own types; what it receives is read leniently,
 //! field by field, so additive fields never break a measurement. Its settings and its outcome
@@ -52,6 +55,9 @@ enum SessionEnd {
     Finished,
     /// The connection dropped: reconnect.
     Dropped,
+    /// Every batch acknowledged, the participant leaves (`leave_session`) and joins again as
+    /// new after `away`.
+    Leaving { away: Duration },
     /// The hub refused us (`bad_room_code`, …): do not reconnect.
     Refused(String),
 }
@@ -59,6 +65,23 @@ enum SessionEnd {
 /// After a long disconnection many batches wait; the hub allows 20 messages/s per connection
 /// (burst 40), so they are resent in slices that stay under that with the regular traffic.
 const MAX_BATCHES_PER_FLUSH: usize = 15;
+
+/// How long a leaving participant waits for the acknowledgements of what it sent. A phone does
+/// not leave with beats the hub has not confirmed: past this, the leave becomes a dropped
+/// connection (resumed with the token, the batches resent).
+const LEAVE_DRAIN: Duration = Duration::from_secs(10);
+
+/// How long a participant who left stays away before joining again.
+const AWAY_SECS: std::ops::Range<f64> = 2.0..10.0;
+
+/// What ends a connection on its own when churn is on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Churn {
+    /// The Wi-Fi drops: reconnect at once and resume with the token.
+    Drop,
+    /// The participant leaves the session and joins again after `away`.
+    Leave { away: Duration },
+}
 
 /// How often the hub clock offset is measured again. The first exchange happens while a crowd
 /// is still connecting and the hub is busy, so its round trip (and the offset's error) is large;
@@ -83,6 +106,8 @@ struct Participant {
     joined: bool,
     /// Whether the hub let us in (`session_joined`) on the current connection.
     in_session: bool,
+    /// Left the session on purpose and not joined again yet.
+    rejoining: bool,
     connections: u32,
     /// An original web client's score and when it was computed (it is kept for a few
     /// seconds, as the original client recomputed its score only every few seconds).
@@ -108,6 +133,7 @@ impl Participant {
             participant_id: None,
             joined: false,
             in_session: false,
+            rejoining: false,
             connections: 0,
             score: None,
             score_sent_at: None,
@@ -227,6 +253,10 @@ impl Participant {
                     self.joined = true;
                     CrowdStats::increment(&self.stats.joined);
                 }
+                if self.rejoining {
+                    self.rejoining = false;
+                    CrowdStats::increment(&self.stats.rejoins);
+                }
                 self.in_session = true;
                 self.flush_pending(connection).await?;
             }
@@ -302,16 +332,25 @@ impl Participant {
         }
     }
 
-    /// How long the next connection lasts before a simulated drop: uniform in
-    /// `[0.5, 1.5] × churn` from the participant's seed and connection count; `None` without
-    /// churn.
-    fn next_churn(&self) -> Option<Duration> {
+    /// How long the next connection lasts before churn ends it (uniform in `[0.5, 1.5] ×
+    /// churn`) and how (a leave with the configured share, else a drop), from the participant's
+    /// seed and connection count; `None` without churn.
+    fn next_churn(&self) -> Option<(Duration, Churn)> {
         use rand::{Rng as _, SeedableRng as _};
         let mean = self.config.churn?;
         let mut rng = rand::rngs::SmallRng::seed_from_u64(
             self.config.seed ^ u64::from(self.connections).rotate_left(32),
         );
-        Some(mean.mul_f64(rng.random_range(0.5..1.5)))
+        let after = mean.mul_f64(rng.random_range(0.5..1.5));
+        let leave = rng.random_bool(self.config.leave_share.clamp(0.0, 1.0));
+        let kind = if leave {
+            Churn::Leave {
+                away: Duration::from_secs_f64(rng.random_range(AWAY_SECS)),
+            }
+        } else {
+            Churn::Drop
+        };
+        Some((after, kind))
     }
 
     /// One connection's life, from handshake done to drop or stop.
@@ -350,10 +389,13 @@ impl Participant {
         let rerender_timer = sleep(original::SCORE_DELAY);
         tokio::pin!(rerender_timer);
         let mut rerender_armed = false;
-        // With churn, this connection ends by itself after a random time, as Wi-Fi does.
-        let churn_after = self.next_churn();
-        let churn = sleep(churn_after.unwrap_or(Duration::from_secs(86_400)));
+        // With churn, this connection ends by itself after a random time, as Wi-Fi does, or
+        // the participant leaves.
+        let churn_next = self.next_churn();
+        let churn = sleep(churn_next.map_or(Duration::from_secs(86_400), |(after, _)| after));
         tokio::pin!(churn);
+        // Since when a leave waits for the last acknowledgements, and how long it stays away.
+        let mut leaving: Option<(tokio::time::Instant, Duration)> = None;
 
         loop {
             let state = *control.borrow_and_update();
@@ -361,6 +403,14 @@ impl Participant {
                 RunState::Stopped => return Ok(SessionEnd::Finished),
                 RunState::Draining if self.beats.unacked() == 0 => return Ok(SessionEnd::Finished),
                 _ => {}
+            }
+            if let Some((since, away)) = leaving {
+                if self.beats.unacked() == 0 {
+                    return Ok(SessionEnd::Leaving { away });
+                }
+                if since.elapsed() >= LEAVE_DRAIN {
+                    return Ok(SessionEnd::Dropped);
+                }
             }
             tokio::select! {
                 changed = control.changed() => {
@@ -377,7 +427,7 @@ impl Participant {
                 _ = batch_timer.tick() => {
                     // The live state, not the one read at the top of the loop: a batch made
                     // after a crowd started draining could miss the drain.
-                    if *control.borrow() == RunState::Running {
+                    if *control.borrow() == RunState::Running && leaving.is_none() {
                         self.collect_beats();
                         if self.in_session && self.config.reporting == Reporting::RrBatches {
                             self.flush_pending(connection).await?;
@@ -400,8 +450,13 @@ impl Participant {
                         self.send_original_score(connection).await?;
                     }
                 }
-                () = &mut churn, if churn_after.is_some() && self.in_session => {
-                    return Ok(SessionEnd::Dropped);
+                () = &mut churn, if churn_next.is_some() && self.in_session && leaving.is_none() => {
+                    match churn_next.map(|(_, kind)| kind) {
+                        Some(Churn::Leave { away }) => {
+                            leaving = Some((tokio::time::Instant::now(), away));
+                        }
+                        _ => return Ok(SessionEnd::Dropped),
+                    }
                 }
                 incoming = connection.next_incoming() => match incoming {
                     Incoming::Closed => return Ok(SessionEnd::Dropped),
@@ -474,7 +529,7 @@ pub async fn run_participant(
             }
         };
         participant.connections += 1;
-        if participant.connections > 1 {
+        if participant.connections > 1 && !participant.rejoining {
             CrowdStats::increment(&participant.stats.reconnects);
         }
         CrowdStats::increment(&participant.stats.connected_now);
@@ -499,6 +554,22 @@ pub async fn run_participant(
                     .await;
                 connection.close().await;
                 return participant.outcome(None);
+            }
+            Ok(SessionEnd::Leaving { away }) => {
+                // Everything sent is acknowledged: leave, hang up, come back later as new.
+                let _ = participant
+                    .send(&mut connection, &ClientEvent::LeaveSession)
+                    .await;
+                connection.close().await;
+                CrowdStats::increment(&participant.stats.leaves);
+                participant.resume_token = None;
+                participant.rejoining = true;
+                failed_attempts = 0;
+                tokio::select! {
+                    () = sleep(away) => {}
+                    _ = control.changed() => {}
+                }
+                participant.beats.skip_until(Instant::now());
             }
             Ok(SessionEnd::Refused(code)) => {
                 connection.close().await;
