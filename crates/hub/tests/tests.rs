@@ -11,6 +11,7 @@ mod central_sync;
 mod crowd;
 mod faults;
 mod mdns;
+mod relay;
 mod report;
 mod research;
 mod rest;

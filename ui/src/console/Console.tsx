@@ -11,6 +11,7 @@ import { JoinCard } from "./JoinCard";
 import { GroupFigures } from "./GroupFigures";
 import { CoherenceChart } from "./CoherenceChart";
 import { Participants } from "./Participants";
+import { Relays } from "./Relays";
 import { Straps } from "./Straps";
 import { PacerControl } from "./PacerControl";
 import { ScheduleForm } from "./ScheduleForm";
@@ -60,6 +61,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
         <aside class="col-side">
           <JoinCard hub={hub} />
           <Straps api={api} />
+          <Relays api={api} />
           <PacerControl api={api} pacer={live.pacer} />
           {api.backend.canProject && <Projector api={api} />}
           <ScheduleForm api={api} schedule={hub.schedule} onSaved={hubInfo.refresh} />

@@ -16,6 +16,8 @@ pub mod health;
 pub mod listen;
 pub mod me;
 pub mod origin;
+pub mod relay_link;
+pub mod relays;
 pub mod report;
 pub mod rest;
 pub mod socketio;
@@ -159,6 +161,8 @@ pub fn app(state: AppState) -> Router {
             "/api/straps/{id}/claims/{slot}",
             axum::routing::delete(straps::revoke_claim),
         )
+        .route("/api/relays", get(relays::list).post(relays::create))
+        .route("/api/relays/{name}", axum::routing::delete(relays::revoke))
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))

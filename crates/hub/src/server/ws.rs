@@ -61,7 +61,7 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What a `/ws` connection's writer task receives.
 #[derive(Debug, Clone)]
-enum WsOut {
+pub(super) enum WsOut {
     Text(Utf8Bytes),
     /// Send a close frame and end the connection (wrong room code, shutdown, slow client).
     Close,
@@ -174,7 +174,7 @@ async fn write(
 }
 
 /// Sends an error straight from the edge (not through the engine).
-fn send_error(state: &AppState, outbox: &mpsc::Sender<WsOut>, error: ErrorEvent) {
+pub(super) fn send_error(state: &AppState, outbox: &mpsc::Sender<WsOut>, error: ErrorEvent) {
     state.metrics.count_error(error.code);
     let encoded = Encoded::new(&HubEvent::Error(error));
     // A client too slow to take its error message loses it; the engine closes slow clients.
@@ -202,11 +202,11 @@ fn decode(message: &Message, limit: &mut RateLimit) -> Option<Result<ClientEvent
 
 /// A connection's reading side: the socket's stream, the outbox to answer through, and the
 /// writer's end (a stuck write ends the reader as well).
-struct Reader<'a> {
-    state: &'a AppState,
+pub(super) struct Reader<'a> {
+    pub(super) state: &'a AppState,
     conn: ConnId,
     stream: &'a mut futures_util::stream::SplitStream<WebSocket>,
-    outbox: &'a mpsc::Sender<WsOut>,
+    pub(super) outbox: &'a mpsc::Sender<WsOut>,
     writer_gone: oneshot::Receiver<()>,
 }
 
@@ -214,7 +214,7 @@ impl Reader<'_> {
     /// The next message, waiting until `deadline`; `None` when the connection is over (closed,
     /// reset, silent past the deadline, its writer gone, or a frame over the limit — answered
     /// `too_large` and closed).
-    async fn next(&mut self, deadline: tokio::time::Instant) -> Option<Message> {
+    pub(super) async fn next(&mut self, deadline: tokio::time::Instant) -> Option<Message> {
         let received = tokio::select! {
             received = tokio::time::timeout_at(deadline, self.stream.next()) => received,
             _ = &mut self.writer_gone => return None,
@@ -282,6 +282,11 @@ impl Reader<'_> {
                 }
             }
         };
+        if handshake.role == Role::Relay {
+            // A relay authenticates with its token, not the room code (`relay_link`).
+            super::relay_link::serve(self, ip).await;
+            return;
+        }
         let fallback_user_id = format!("ws-connection-{}", uuid::Uuid::new_v4());
         let identity = match admit(state, &handshake, ip, &fallback_user_id) {
             Ok(identity) => identity,
@@ -302,7 +307,7 @@ impl Reader<'_> {
                     return;
                 }
             },
-            Role::Participant => None,
+            Role::Participant | Role::Relay => None,
         };
         let inputs = &state.engine.inputs;
         let opened = Input::Open {

@@ -6,7 +6,7 @@
 //!
 //! One file per part of the API: `sessions` (the session endpoints and the
 //! schedule), `settings` (the hub, its central sync and the pacer), `room` (participants and
-//! straps), `research` (statistics, exports and erasure). Everything is re-exported here, so a
+//! straps), `relays` (relays and their tokens), `research` (statistics, exports and erasure). Everything is re-exported here, so a
 //! body is always `synchub_protocol::rest::Name`.
 //!
 //! Two error shapes exist, on purpose:
@@ -15,11 +15,15 @@
 //!   session endpoints (`/api/sessions/current`, `/api/sessions/{id}`), whose existing clients
 //!   read `error` as a string.
 
+mod relays;
 mod research;
 mod room;
 mod sessions;
 mod settings;
 
+pub use relays::{
+    MAX_RELAY_NAME_BYTES, RelayCreateRequest, RelayCreated, RelayInfo, RelayList,
+};
 pub use research::{
     ErasedRows, ErasureBody, ParticipantExportBody, ResearchExportBody, ResearchStats,
     ResearchStatsBody,
