@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{INSIDE_PRIVATE_NETNS, http_json, rerun_in_private_network_namespace, repo_root};
+use crate::util::{INSIDE_PRIVATE_NETNS, http_json, repo_root, rerun_in_private_network_namespace};
 
 /// The relay's name in these tests.
 const RELAY: &str = "back-row";
@@ -82,6 +82,10 @@ impl Bluez {
 
     /// The emulator's own process (a child of `start`), to pause and resume its straps.
     fn emulator_pid(&self) -> u32 {
+        self.find_emulator_pid().expect("the emulator's process")
+    }
+
+    fn find_emulator_pid(&self) -> Option<u32> {
         let parent = self.child.id();
         std::fs::read_dir("/proc")
             .expect("/proc")
@@ -93,14 +97,20 @@ impl Bluez {
                     .and_then(|(_, rest)| rest.split_whitespace().nth(1))
                     .and_then(|ppid| ppid.parse::<u32>().ok());
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("bluez_emulator.py")
+                ppid == Some(parent)
+                    && String::from_utf8_lossy(&cmdline).contains("bluez_emulator.py")
             })
-            .expect("the emulator's process")
     }
 }
 
 impl Drop for Bluez {
     fn drop(&mut self) {
+        // A paused emulator could not stop when `start` asks it to.
+        if let Some(pid) = self.find_emulator_pid() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -123,8 +133,15 @@ impl Hub {
         let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
         command
             .args([
-                "serve", "--bind", bind, "--port", "0", "--no-mdns", "--no-room-code",
-                "--schedule", "manual",
+                "serve",
+                "--bind",
+                bind,
+                "--port",
+                "0",
+                "--no-mdns",
+                "--no-room-code",
+                "--schedule",
+                "manual",
             ])
             .arg("--data-dir")
             .arg(dir)
@@ -169,11 +186,16 @@ impl Hub {
     }
 
     fn database(&self) -> PathBuf {
-        self.dir.join("synchub.db")
+        self.dir.join("synchub.sqlite3")
     }
 
     /// Polls `GET /api/straps` until `done` holds.
-    fn wait_for_straps(&self, limit: Duration, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    fn wait_for_straps(
+        &self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         let deadline = Instant::now() + limit;
         loop {
             let (status, body) = self.call("GET", "/api/straps", None);
@@ -259,7 +281,9 @@ impl Relay {
                      ip link set {RELAY_SIDE} up && exec \"$0\" \"$@\""
                 );
                 let mut command = Command::new("unshare");
-                command.args(["-n", "sh", "-c", &script, synchub]).args(relay_args);
+                command
+                    .args(["-n", "sh", "-c", &script, synchub])
+                    .args(relay_args);
                 command
             }
         };
@@ -278,7 +302,10 @@ impl Relay {
             let pid = child.id().to_string();
             run(
                 "ip",
-                &["link", "add", HUB_SIDE, "type", "veth", "peer", "name", RELAY_SIDE, "netns", &pid],
+                &[
+                    "link", "add", HUB_SIDE, "type", "veth", "peer", "name", RELAY_SIDE, "netns",
+                    &pid,
+                ],
             );
             run("ip", &["addr", "add", "10.77.0.1/24", "dev", HUB_SIDE]);
             run("ip", &["link", "set", HUB_SIDE, "up"]);
@@ -355,7 +382,10 @@ fn delivered_packets(
             to_nobody += 1;
             continue;
         }
-        let index = words[3].trim_end_matches(':').parse().expect("a packet index");
+        let index = words[3]
+            .trim_end_matches(':')
+            .parse()
+            .expect("a packet index");
         let bytes = hex::decode(words[4]).expect("packet hex");
         let rr_ms = bytes[2..]
             .chunks(2)
@@ -382,7 +412,10 @@ fn left_the_bus_after(log: &Lines, from: usize, limit: Duration) -> usize {
         {
             return found;
         }
-        assert!(Instant::now() < deadline, "the emulator never saw the relay leave its bus");
+        assert!(
+            Instant::now() < deadline,
+            "the emulator never saw the relay leave its bus"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -435,7 +468,8 @@ fn cut_secs() -> u64 {
         .unwrap_or(30)
 }
 
-const EXACTLY_ONCE: &str = "relay::relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill";
+const EXACTLY_ONCE: &str =
+    "relay::relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill";
 
 #[test]
 fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
@@ -443,8 +477,22 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         rerun_in_private_network_namespace(EXACTLY_ONCE, "ip link set lo up");
         return;
     }
-    let hub_bluez = Bluez::start(&["--adapters", "2", "--links-per-adapter", "7", "--straps", "12"]);
-    let relay_bluez = Bluez::start(&["--adapters", "3", "--links-per-adapter", "7", "--straps", "18"]);
+    let hub_bluez = Bluez::start(&[
+        "--adapters",
+        "2",
+        "--links-per-adapter",
+        "7",
+        "--straps",
+        "12",
+    ]);
+    let relay_bluez = Bluez::start(&[
+        "--adapters",
+        "3",
+        "--links-per-adapter",
+        "7",
+        "--straps",
+        "18",
+    ]);
     let hub_dir = tempfile::tempdir().expect("the hub's data directory");
     let hub = Hub::start(hub_dir.path(), Some(&hub_bluez.address), "0.0.0.0");
     let (status, created) = hub.call("POST", "/api/relays", Some(&json!({"name": RELAY})));
@@ -457,23 +505,41 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         "{created}"
     );
     let relay_dir = tempfile::tempdir().expect("the relay's data directory");
-    let relay = Relay::start(Network::OwnNamespace, hub.port, &token, &relay_bluez.address, relay_dir.path());
+    let relay = Relay::start(
+        Network::OwnNamespace,
+        hub.port,
+        &token,
+        &relay_bluez.address,
+        relay_dir.path(),
+    );
     relay.wait_connected(1, Duration::from_secs(60));
 
     // All 30 straps connected: 12 through the hub's 2 adapters, 18 through the relay's 3.
     let connected = |strap: &Value| strap["state"] == "connected";
+    eprintln!("relay welcomed; waiting for 30 connected straps");
     let straps = hub.wait_for_straps(Duration::from_secs(90), "30 connected straps", |straps| {
         straps.len() == 30 && straps.iter().all(connected)
     });
-    let via_relay: Vec<&Value> = straps.iter().filter(|strap| strap["via"] == RELAY).collect();
+    let via_relay: Vec<&Value> = straps
+        .iter()
+        .filter(|strap| strap["via"] == RELAY)
+        .collect();
     assert_eq!(via_relay.len(), 18, "{straps:?}");
-    assert!(via_relay.iter().all(|strap| strap["id"].as_str().is_some_and(|id| id.ends_with("@back-row"))));
+    assert!(via_relay.iter().all(|strap| {
+        strap["id"]
+            .as_str()
+            .is_some_and(|id| id.ends_with("@back-row"))
+    }));
 
     // Every strap assigned, the hub's first, then the relay's: participants are stored in
     // this order.
     let (status, _) = hub.call("POST", "/api/sessions", None);
     assert_eq!(status, 201);
-    let mut order: Vec<Value> = straps.iter().filter(|strap| strap["via"].is_null()).cloned().collect();
+    let mut order: Vec<Value> = straps
+        .iter()
+        .filter(|strap| strap["via"].is_null())
+        .cloned()
+        .collect();
     order.extend(via_relay.iter().map(|strap| (*strap).clone()));
     for (seat, strap) in order.iter().enumerate() {
         let id = strap["id"].as_str().expect("an id");
@@ -499,13 +565,17 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         std::thread::sleep(Duration::from_secs(1));
     }
 
+    eprintln!("all 30 straps scored; cutting the relay's link");
     // The relay's link goes down, as a Wi-Fi does: no reset, nothing.
     let cut = Duration::from_secs(cut_secs());
     run("ip", &["link", "set", HUB_SIDE, "down"]);
     let cut_at = Instant::now();
     std::thread::sleep(cut);
     let queued = hub.relay_info();
-    eprintln!("the relay's link was down {:?}; its last report: {queued}", cut_at.elapsed());
+    eprintln!(
+        "the relay's link was down {:?}; its last report: {queued}",
+        cut_at.elapsed()
+    );
 
     // The straps fall silent (the emulator is paused) so that nothing is in flight when the
     // relay is killed; the link comes back; the relay is killed right after it reconnects,
@@ -521,12 +591,27 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     signal(relay_bluez.emulator_pid(), "CONT");
     let left_at = left_the_bus_after(&relay_bluez.log, resumed_at, Duration::from_secs(10));
 
+    eprintln!("relay killed after it reconnected; restarting it");
     // Restarted on the same data directory (its queue), in a new namespace and link.
-    let relay = Relay::start(Network::OwnNamespace, hub.port, &token, &relay_bluez.address, relay_dir.path());
+    let relay = Relay::start(
+        Network::OwnNamespace,
+        hub.port,
+        &token,
+        &relay_bluez.address,
+        relay_dir.path(),
+    );
     relay.wait_connected(1, Duration::from_secs(60));
-    hub.wait_for_straps(Duration::from_secs(60), "the relay's straps connected again", |straps| {
-        straps.iter().filter(|strap| strap["via"] == RELAY && connected(strap)).count() == 18
-    });
+    hub.wait_for_straps(
+        Duration::from_secs(60),
+        "the relay's straps connected again",
+        |straps| {
+            straps
+                .iter()
+                .filter(|strap| strap["via"] == RELAY && connected(strap))
+                .count()
+                == 18
+        },
+    );
     std::thread::sleep(Duration::from_secs(10));
 
     // The straps stop; everything the relay holds reaches the hub's disk.
@@ -538,7 +623,11 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         if info["connected"] == true && info["queue"]["batches"] == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the relay's queue did not drain: {info}\n{}", relay.output());
+        assert!(
+            Instant::now() < deadline,
+            "the relay's queue did not drain: {info}\n{}",
+            relay.output()
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     // Its report is every 2 s; one more so the one read above is not older than the last ack.
@@ -570,16 +659,27 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         let mut in_seq_order = batches.clone();
         in_seq_order.sort_by_key(|(seq, _)| *seq);
         assert_eq!(
-            seqs, expected,
+            seqs,
+            expected,
             "{address}: stored seqs are not every packet from {first} to the last ({} sent)",
             sent.len()
         );
         // And each is that packet's beats, byte for byte.
         for (seq, rr) in &in_seq_order {
             let packet = &sent[usize::try_from(*seq).unwrap()];
-            assert_eq!(rr.len(), packet.rr_ms.len(), "{address} packet {}", packet.index);
+            assert_eq!(
+                rr.len(),
+                packet.rr_ms.len(),
+                "{address} packet {}",
+                packet.index
+            );
             for (stored_rr, sent_rr) in rr.iter().zip(&packet.rr_ms) {
-                assert!((stored_rr - sent_rr).abs() < 1e-6, "{address} packet {}: {rr:?} vs {:?}", packet.index, packet.rr_ms);
+                assert!(
+                    (stored_rr - sent_rr).abs() < 1e-6,
+                    "{address} packet {}: {rr:?} vs {:?}",
+                    packet.index,
+                    packet.rr_ms
+                );
             }
         }
         checked_batches += batches.len();
@@ -588,18 +688,17 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         "exactly once: {checked_batches} batches of 18 relay straps, each stored once and equal to the emulator's packets; \
          {to_nobody} packets went to nobody while the relay was dead; the relay before its kill:\n{relay_output}"
     );
-    run("ip", &["link", "del", HUB_SIDE]);
+    signal(relay_bluez.emulator_pid(), "CONT");
     drop(relay);
 }
 
 /// A `/ws` client that speaks the relay events itself.
 async fn relay_hello(port: u16, token: &str) -> Value {
     use futures_util::{SinkExt as _, StreamExt as _};
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
-        "ws://127.0.0.1:{port}/ws?role=relay&protocol=2"
-    ))
-    .await
-    .expect("a /ws connection");
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?role=relay&protocol=2"))
+            .await
+            .expect("a /ws connection");
     let hello = json!({"event": "relay_hello", "data": {"token": token}}).to_string();
     socket
         .send(tokio_tungstenite::tungstenite::Message::text(hello))
@@ -631,18 +730,32 @@ async fn a_relay_with_a_wrong_token_is_refused_and_counted_like_a_wrong_room_cod
 
     // A real relay with a wrong token stops and says why.
     let relay_dir = tempfile::tempdir().unwrap();
-    let mut wrong = Relay::start(Network::Loopback, hub.port, "0123456789abcdef", &bluez.address, relay_dir.path());
+    let mut wrong = Relay::start(
+        Network::Loopback,
+        hub.port,
+        "0123456789abcdef",
+        &bluez.address,
+        relay_dir.path(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let exit = loop {
         if let Some(exit) = wrong.child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "a relay with a wrong token kept running:\n{}", wrong.output());
+        assert!(
+            Instant::now() < deadline,
+            "a relay with a wrong token kept running:\n{}",
+            wrong.output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(200));
     assert!(!exit.success());
-    assert!(wrong.output().contains("the hub refused this relay"), "{}", wrong.output());
+    assert!(
+        wrong.output().contains("the hub refused this relay"),
+        "{}",
+        wrong.output()
+    );
     assert_eq!(hub.relay_info()["connected"], false);
 
     // The relay's own wrong token counted as 1 of the address's 10 wrong codes; 9 more are
@@ -672,7 +785,13 @@ async fn a_relay_token_works_after_a_hub_restart_until_it_is_revoked() {
     let hub = Hub::start(hub_dir.path(), None, "127.0.0.1");
 
     let relay_dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::start(Network::Loopback, hub.port, &token, &bluez.address, relay_dir.path());
+    let mut relay = Relay::start(
+        Network::Loopback,
+        hub.port,
+        &token,
+        &bluez.address,
+        relay_dir.path(),
+    );
     relay.wait_connected(1, Duration::from_secs(30));
     // Its straps are listed via the relay although this hub reads no Bluetooth itself.
     let straps = hub.wait_for_straps(Duration::from_secs(30), "the relay's 2 straps", |straps| {
@@ -694,10 +813,18 @@ async fn a_relay_token_works_after_a_hub_restart_until_it_is_revoked() {
         if let Some(exit) = relay.child.try_wait().unwrap() {
             break exit;
         }
-        assert!(Instant::now() < deadline, "a revoked relay kept running:\n{}", relay.output());
+        assert!(
+            Instant::now() < deadline,
+            "a revoked relay kept running:\n{}",
+            relay.output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!exit.success());
     std::thread::sleep(Duration::from_millis(200));
-    assert!(relay.output().contains("the hub refused this relay"), "{}", relay.output());
+    assert!(
+        relay.output().contains("the hub refused this relay"),
+        "{}",
+        relay.output()
+    );
 }

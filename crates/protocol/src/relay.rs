@@ -197,7 +197,9 @@ pub enum HubToRelay {
 /// Why a relay frame was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayFrameError {
-    #[error("a relay frame is not a relay event ({0}); expected relay_hello, relay_straps, relay_beats or time_sync")]
+    #[error(
+        "a relay frame is not a relay event ({0}); expected relay_hello, relay_straps, relay_beats or time_sync"
+    )]
     Shape(String),
     #[error("{0}")]
     Invalid(String),
@@ -302,8 +304,8 @@ mod tests {
 
     #[test]
     fn a_time_sync_is_the_phones_event() {
-        let event = RelayEvent::decode(r#"{"event":"time_sync","data":{"clientTime":12.5}}"#)
-            .unwrap();
+        let event =
+            RelayEvent::decode(r#"{"event":"time_sync","data":{"clientTime":12.5}}"#).unwrap();
         assert!(matches!(event, RelayEvent::TimeSync(_)));
     }
 

@@ -23,6 +23,9 @@ use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
 };
+use crate::relay::{
+    RelayAck, RelayBeats, RelayHello, RelayRetry, RelayStraps, RelayTimeSync, RelayWelcome,
+};
 use crate::rest::{
     AdminTokenBody, ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
     ParticipantExportBody, ParticipantList, ResearchExportBody, ResearchStatsBody, Schedule,
@@ -30,9 +33,6 @@ use crate::rest::{
     SyncSettingsRequest, SyncStatus,
 };
 use crate::rest::{RelayCreateRequest, RelayCreated, RelayList};
-use crate::relay::{
-    RelayAck, RelayBeats, RelayHello, RelayRetry, RelayStraps, RelayTimeSync, RelayWelcome,
-};
 
 /// One generated schema and the file it belongs in.
 #[derive(Debug, Clone, PartialEq)]

@@ -56,7 +56,9 @@ pub fn split_hub_strap_id(hub_id: &str) -> Option<(&str, &str)> {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data behind the lock: keep serving it after a panic elsewhere.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Relays {
@@ -96,7 +98,10 @@ impl Relays {
     /// The link ended (only if it is still the relay's current one).
     pub fn detach(&self, relay: &str, link: u64) {
         if let Some(entry) = lock(&self.live).get_mut(relay)
-            && entry.link.as_ref().is_some_and(|(current, _)| *current == link)
+            && entry
+                .link
+                .as_ref()
+                .is_some_and(|(current, _)| *current == link)
         {
             entry.link = None;
         }
@@ -111,7 +116,13 @@ impl Relays {
     }
 
     /// `relay_straps`: what the relay reads now.
-    pub fn update(&self, relay: &str, straps: Vec<RelayStrap>, queue: RelayQueueState, now_ms: u64) {
+    pub fn update(
+        &self,
+        relay: &str,
+        straps: Vec<RelayStrap>,
+        queue: RelayQueueState,
+        now_ms: u64,
+    ) {
         if let Some(entry) = lock(&self.live).get_mut(relay) {
             entry.straps = straps;
             entry.queue = Some(queue);

@@ -30,7 +30,9 @@ struct RelaysFile {
 /// Why a token could not be created or revoked.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("a relay named {0:?} exists already; revoke it first (DELETE /api/relays/{0}) or choose another name")]
+    #[error(
+        "a relay named {0:?} exists already; revoke it first (DELETE /api/relays/{0}) or choose another name"
+    )]
     NameTaken(String),
     #[error("no relay is named {0:?}; list them with GET /api/relays")]
     UnknownRelay(String),
@@ -194,9 +196,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut tokens = RelayTokens::load(dir.path(), secret());
         let token = tokens.create("a", 0).unwrap();
-        assert!(matches!(tokens.create("a", 0), Err(TokenError::NameTaken(_))));
+        assert!(matches!(
+            tokens.create("a", 0),
+            Err(TokenError::NameTaken(_))
+        ));
         tokens.revoke("a").unwrap();
-        assert_eq!(RelayTokens::load(dir.path(), secret()).relay_of(&token), None);
-        assert!(matches!(tokens.revoke("a"), Err(TokenError::UnknownRelay(_))));
+        assert_eq!(
+            RelayTokens::load(dir.path(), secret()).relay_of(&token),
+            None
+        );
+        assert!(matches!(
+            tokens.revoke("a"),
+            Err(TokenError::UnknownRelay(_))
+        ));
     }
 }

@@ -145,12 +145,10 @@ async fn first_hello(reader: &mut Reader<'_>) -> Option<RelayHello> {
 fn authenticate(reader: &Reader<'_>, hello: &RelayHello, ip: IpAddr) -> Option<String> {
     let state = reader.state;
     let mut relay = None;
-    let check = state
-        .guesses
-        .check_at(std::time::Instant::now(), ip, |_| {
-            relay = state.straps.relays().authenticate(&hello.token);
-            relay.is_some()
-        });
+    let check = state.guesses.check_at(std::time::Instant::now(), ip, |_| {
+        relay = state.straps.relays().authenticate(&hello.token);
+        relay.is_some()
+    });
     let error = match (check, relay) {
         (CodeCheck::Accepted, Some(relay)) => return Some(relay),
         (CodeCheck::Accepted | CodeCheck::Wrong, _) => ErrorEvent {

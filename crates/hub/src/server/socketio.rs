@@ -254,7 +254,9 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
     if handshake.role == Role::Relay {
         return refuse(ErrorEvent {
             code: ErrorCode::NotAllowed,
-            message: "a relay connects over /ws (ws://<hub>/ws?role=relay&protocol=2), not Socket.IO".to_owned(),
+            message:
+                "a relay connects over /ws (ws://<hub>/ws?role=relay&protocol=2), not Socket.IO"
+                    .to_owned(),
         });
     }
     let ip = client_ip(&socket.req_parts().extensions);

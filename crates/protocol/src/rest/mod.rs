@@ -21,9 +21,7 @@ mod room;
 mod sessions;
 mod settings;
 
-pub use relays::{
-    MAX_RELAY_NAME_BYTES, RelayCreateRequest, RelayCreated, RelayInfo, RelayList,
-};
+pub use relays::{MAX_RELAY_NAME_BYTES, RelayCreateRequest, RelayCreated, RelayInfo, RelayList};
 pub use research::{
     ErasedRows, ErasureBody, ParticipantExportBody, ResearchExportBody, ResearchStats,
     ResearchStatsBody,

@@ -69,7 +69,9 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
-    queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[allow(clippy::cast_precision_loss)] // Epoch ms < 2^53: exact.
@@ -83,7 +85,10 @@ pub fn ws_url(hub_url: &str) -> String {
     let base = base
         .strip_prefix("https://")
         .map(|rest| format!("wss://{rest}"))
-        .or_else(|| base.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
+        .or_else(|| {
+            base.strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
         .unwrap_or_else(|| format!("ws://{base}"));
     let handshake = Handshake {
         role: Role::Relay,
@@ -94,8 +99,7 @@ pub fn ws_url(hub_url: &str) -> String {
 }
 
 async fn send(socket: &mut Socket, event: &RelayEvent) -> Result<(), LinkEnd> {
-    match tokio::time::timeout(NETWORK_TIMEOUT, socket.send(Message::text(event.encode()))).await
-    {
+    match tokio::time::timeout(NETWORK_TIMEOUT, socket.send(Message::text(event.encode()))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(LinkEnd::Lost(format!("sending to the hub: {error}"))),
         Err(_) => Err(LinkEnd::Lost(
@@ -148,9 +152,15 @@ impl Link<'_> {
         let deadline = Instant::now() + NETWORK_TIMEOUT;
         loop {
             let frame = match tokio::time::timeout_at(deadline, socket.next()).await {
-                Err(_) => return Err(LinkEnd::Lost("the hub did not welcome the relay within 10 s".to_owned())),
+                Err(_) => {
+                    return Err(LinkEnd::Lost(
+                        "the hub did not welcome the relay within 10 s".to_owned(),
+                    ));
+                }
                 Ok(None) => return Err(LinkEnd::Lost("the hub closed the connection".to_owned())),
-                Ok(Some(Err(error))) => return Err(LinkEnd::Lost(format!("reading from the hub: {error}"))),
+                Ok(Some(Err(error))) => {
+                    return Err(LinkEnd::Lost(format!("reading from the hub: {error}")));
+                }
                 Ok(Some(Ok(frame))) => frame,
             };
             let Message::Text(text) = frame else {
@@ -162,7 +172,10 @@ impl Link<'_> {
                     return Err(LinkEnd::Refused(error.message));
                 }
                 Ok(HubToRelay::Error(error)) => {
-                    return Err(LinkEnd::Lost(format!("the hub refused the relay: {}", error.message)));
+                    return Err(LinkEnd::Lost(format!(
+                        "the hub refused the relay: {}",
+                        error.message
+                    )));
                 }
                 _ => {}
             }
@@ -332,9 +345,7 @@ impl Link<'_> {
             .map(convert::relay_strap)
             .collect();
         #[allow(clippy::cast_possible_truncation)]
-        let queue = lock(self.queue)
-            .state(wall_ms() as i64)
-            .unwrap_or_default();
+        let queue = lock(self.queue).state(wall_ms() as i64).unwrap_or_default();
         RelayEvent::RelayStraps(RelayStraps { straps, queue })
     }
 }

@@ -50,7 +50,11 @@ pub struct RelayArgs {
     pub ble_links_per_adapter: usize,
     /// Most beat batches kept while the hub cannot be reached (about 1 per strap per second);
     /// beyond it the oldest are dropped with a warning.
-    #[arg(long, env = "SYNCHUB_RELAY_QUEUE_MAX_BATCHES", default_value_t = 500_000)]
+    #[arg(
+        long,
+        env = "SYNCHUB_RELAY_QUEUE_MAX_BATCHES",
+        default_value_t = 500_000
+    )]
     pub queue_max_batches: u64,
     /// Oldest beats kept while the hub cannot be reached, minutes; older ones are dropped with
     /// a warning. (The hub stores beats up to 5 minutes old.)
@@ -200,13 +204,14 @@ async fn serve(
 async fn stop_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

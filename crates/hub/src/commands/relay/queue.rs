@@ -200,7 +200,9 @@ impl Queue {
     /// Batches waiting.
     pub fn len(&self) -> Result<u64, QueueError> {
         self.connection
-            .query_row("SELECT COUNT(*) FROM batches", [], |row| row.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM batches", [], |row| {
+                row.get::<_, i64>(0)
+            })
             .map(|count| u64::try_from(count).unwrap_or(0))
             .map_err(|error| self.wrap(error))
     }
@@ -261,7 +263,9 @@ impl Queue {
         let batches = self.len()?;
         let oldest: Option<i64> = self
             .connection
-            .query_row("SELECT MIN(queued_at_ms) FROM batches", [], |row| row.get(0))
+            .query_row("SELECT MIN(queued_at_ms) FROM batches", [], |row| {
+                row.get(0)
+            })
             .map_err(|error| self.wrap(error))?;
         let oldest_age_ms = oldest.map(|at| u64::try_from(now_ms - at).unwrap_or(0));
         #[allow(clippy::cast_precision_loss)] // Counts and ages are far below 2^52.
@@ -320,7 +324,11 @@ mod tests {
             .collect();
         assert_eq!(
             waiting,
-            [("a".to_owned(), 1), ("b".to_owned(), 0), ("a".to_owned(), 2)]
+            [
+                ("a".to_owned(), 1),
+                ("b".to_owned(), 0),
+                ("a".to_owned(), 2)
+            ]
         );
     }
 

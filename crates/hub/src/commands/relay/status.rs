@@ -31,7 +31,9 @@ impl LinkStatus {
     pub fn line(&self, straps: &[StrapStatus], queue: &RelayQueueState) -> String {
         let link = match &*self.lock() {
             Some((hub, name)) => format!("relay {name}: connected to {hub}"),
-            None => "relay: not connected to the hub (retrying); beats wait in the queue".to_owned(),
+            None => {
+                "relay: not connected to the hub (retrying); beats wait in the queue".to_owned()
+            }
         };
         let connected = straps
             .iter()
