@@ -300,6 +300,20 @@ impl Relay {
         let log = collect_lines(child.stderr.take().expect("piped stderr"));
         if network == Network::OwnNamespace {
             let pid = child.id().to_string();
+            // The pair's far end goes into the relay's namespace: wait until it has one.
+            let own = std::fs::read_link("/proc/self/ns/net").expect("this namespace");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::fs::read_link(format!("/proc/{pid}/ns/net"))
+                .ok()
+                .as_ref()
+                == Some(&own)
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "the relay's network namespace did not appear"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
             run(
                 "ip",
                 &[

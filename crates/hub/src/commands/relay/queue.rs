@@ -174,7 +174,7 @@ impl Queue {
                 params![now_ms.saturating_sub(max_age_ms)],
             )
             .map_err(|error| self.wrap(error))?;
-        let count = self.len()?;
+        let count = self.batches()?;
         let mut too_many = 0;
         if count > self.bounds.max_batches {
             let over = count - self.bounds.max_batches;
@@ -198,7 +198,7 @@ impl Queue {
     }
 
     /// Batches waiting.
-    pub fn len(&self) -> Result<u64, QueueError> {
+    pub fn batches(&self) -> Result<u64, QueueError> {
         self.connection
             .query_row("SELECT COUNT(*) FROM batches", [], |row| {
                 row.get::<_, i64>(0)
@@ -260,7 +260,7 @@ impl Queue {
 
     /// What the queue holds now, for the relay's output and the hub's console.
     pub fn state(&self, now_ms: i64) -> Result<RelayQueueState, QueueError> {
-        let batches = self.len()?;
+        let batches = self.batches()?;
         let oldest: Option<i64> = self
             .connection
             .query_row("SELECT MIN(queued_at_ms) FROM batches", [], |row| {
