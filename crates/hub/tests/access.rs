@@ -548,7 +548,8 @@ async fn next_error(client: &mut WsClient) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn straps_are_claimed_only_by_participants_with_secret_codes_shown_and_revocable() {
+async fn straps_are_claimed_only_by_participants_with_secret_codes_shown_revocable_and_told_to_the_wearer()
+ {
     use crate::straps::{EmulatedBluez, strap_named, wait_for_straps};
     let bluez = EmulatedBluez::start(&["--straps", "2"]);
     let hub = HubProcess::start(
@@ -597,6 +598,17 @@ async fn straps_are_claimed_only_by_participants_with_secret_codes_shown_and_rev
     assert_eq!(refused["code"], "not_joined", "{refused}");
     stranger.close().await;
 
+    // The wearer's own phone claims the strap first: it is told the claim is its own.
+    let url = format!("ws://127.0.0.1:{}/ws?userId=wearer", hub.port);
+    let mut wearer = WsClient::connect(&url).await;
+    wearer.join().await;
+    wearer.send("claim_strap", json!({"strapCode": code})).await;
+    let own = wearer.expect("strap_claim").await;
+    assert_eq!(own["strapCode"], code.as_str(), "{own}");
+    assert_eq!(own["change"], "claimed", "{own}");
+    assert_eq!(own["yours"], true, "{own}");
+    let wearer_slot = own["claimerSlot"].as_u64().expect("a slot");
+
     let url = format!("ws://127.0.0.1:{}/ws?userId=claimer", hub.port);
     let mut claimer = WsClient::connect(&url).await;
     claimer.join().await;
@@ -610,15 +622,31 @@ async fn straps_are_claimed_only_by_participants_with_secret_codes_shown_and_rev
     claimer
         .send("claim_strap", json!({"strapCode": code.to_lowercase()}))
         .await;
+    // The claimer is told its claim holds; the wearer is told who else now sees the strap.
+    let claimed = claimer.expect("strap_claim").await;
+    assert_eq!(claimed["change"], "claimed", "{claimed}");
+    assert_eq!(claimed["yours"], true, "{claimed}");
+    let slot = claimed["claimerSlot"].as_u64().expect("a slot");
+    assert_ne!(slot, wearer_slot, "two participants, two slots");
+    let told = wearer.expect("strap_claim").await;
+    assert_eq!(
+        told,
+        json!({"strapCode": code, "claimerSlot": slot, "change": "claimed", "yours": false}),
+        "the wearer learns of the claim"
+    );
     // The console shows who claimed it (the claimer's slot in the room).
     let straps = wait_for_straps(&hub, Duration::from_secs(20), "the claim shown", |straps| {
         strap_named(straps, "Polar H10")["claimedBy"]
             .as_array()
-            .is_some_and(|slots| slots.len() == 1)
+            .is_some_and(|slots| slots.len() == 2)
     });
-    let slot = strap_named(&straps, "Polar H10")["claimedBy"][0]
-        .as_u64()
-        .expect("a slot");
+    let claimed_by = strap_named(&straps, "Polar H10")["claimedBy"].clone();
+    assert!(
+        claimed_by.as_array().is_some_and(
+            |slots| slots.contains(&json!(slot)) && slots.contains(&json!(wearer_slot))
+        ),
+        "{claimed_by}"
+    );
     let (_, participants) = hub.call("GET", "/api/participants", None);
     assert!(
         participants["participants"]
@@ -629,22 +657,25 @@ async fn straps_are_claimed_only_by_participants_with_secret_codes_shown_and_rev
         "the claimer's slot is a participant of the room: {participants}"
     );
 
-    // The facilitator revokes it; the claimer is told.
+    // The facilitator revokes it; the claimer and the wearer are told.
     let (status, body) = hub.call("DELETE", &format!("/api/straps/{id}/claims/{slot}"), None);
     assert_eq!(status, 204, "{body}");
-    let told = next_error(&mut claimer).await;
-    assert_eq!(told["code"], "not_allowed", "{told}");
-    assert!(
-        told["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("ended your claim")),
-        "{told}"
+    let ended = claimer.expect("strap_claim").await;
+    assert_eq!(
+        ended,
+        json!({"strapCode": code, "claimerSlot": slot, "change": "revoked", "yours": true}),
+    );
+    let told = wearer.expect("strap_claim").await;
+    assert_eq!(
+        told,
+        json!({"strapCode": code, "claimerSlot": slot, "change": "revoked", "yours": false}),
     );
     let (status, again) = hub.call("DELETE", &format!("/api/straps/{id}/claims/{slot}"), None);
     assert_eq!(status, 404, "{again}");
     wait_for_straps(&hub, Duration::from_secs(20), "the claim gone", |straps| {
-        strap_named(straps, "Polar H10").get("claimedBy").is_none()
+        strap_named(straps, "Polar H10")["claimedBy"] == json!([wearer_slot])
     });
+    wearer.close().await;
 
     // Wrong strap codes count toward the same per-address lockout as room codes: 3 so far,
     // 7 more make 10, and then even the right code is not checked.

@@ -12,7 +12,7 @@
 #![allow(clippy::print_stdout)]
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
@@ -21,7 +21,10 @@ use synchub_sim::crowd::{Crowd, CrowdConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::util::{HubProcess, WsClient, count_rows, now_ms};
+use crate::util::{
+    HubProcess, INSIDE_PRIVATE_NETNS, WsClient, count_rows, now_ms,
+    rerun_in_private_network_namespace,
+};
 
 /// This process's open-file limits (soft, hard), from procfs.
 fn open_file_limits() -> (u64, u64) {
@@ -209,6 +212,269 @@ async fn a_beat_flood_stores_no_more_than_time_allows_and_the_room_keeps_its_ack
         codes.get("rate_limited").copied().unwrap_or(0) > 0,
         "the flooder was told to slow down: {codes:?}"
     );
+}
+
+/// A phone (or a flooder) sends beats it already sent again under fresh seqs: a long batch of
+/// history, then thirty batches of twenty beats each overlapping the one before by nineteen
+/// (stamped 40 ms apart, as a moving clock offset would). Each beat is stored once, whatever
+/// the seq, and every batch is acknowledged (a batch of repeats too), so a phone stops
+/// resending. Before, each fresh seq stored its batch again until the beat clock refused it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_under_fresh_seqs_store_each_beat_once() {
+    const HISTORY: usize = 120;
+    const OVERLAPPING: u64 = 30;
+    let hub = HubProcess::start(&[], &[]);
+    let (status, body) = hub.call("POST", "/api/sessions", None);
+    assert_eq!(status, 201, "{body}");
+    let mut phone =
+        WsClient::connect(&format!("ws://127.0.0.1:{}/ws?userId=overlapper", hub.port)).await;
+    phone.join().await;
+    let history_ends_ms = now_ms() - 60_000;
+    phone
+        .send(
+            "rr_intervals",
+            json!({"rr": vec![1_000; HISTORY], "endedAt": history_ends_ms, "seq": 1}),
+        )
+        .await;
+    assert_eq!(phone.expect("rr_ack").await["seq"], 1);
+    for batch in 1..=OVERLAPPING {
+        // Twenty beats ending one beat later than the batch before: one new beat each. Every
+        // other batch is stamped 40 ms late.
+        let jitter_ms = if batch % 2 == 0 { 40 } else { 0 };
+        let seq = batch + 1;
+        phone
+            .send(
+                "rr_intervals",
+                json!({
+                    "rr": vec![1_000; 20],
+                    "endedAt": history_ends_ms + batch * 1_000 + jitter_ms,
+                    "seq": seq,
+                }),
+            )
+            .await;
+        assert_eq!(
+            phone.expect("rr_ack").await["seq"],
+            seq,
+            "batch {seq} is acknowledged"
+        );
+    }
+    // The whole history again, under one more fresh seq: all repeats, acknowledged.
+    let last_seq = OVERLAPPING + 2;
+    phone
+        .send(
+            "rr_intervals",
+            json!({"rr": vec![1_000; HISTORY], "endedAt": history_ends_ms, "seq": last_seq}),
+        )
+        .await;
+    assert_eq!(phone.expect("rr_ack").await["seq"], last_seq);
+    phone.close().await;
+
+    let stopped = hub.stop();
+    let database = stopped.dir.path().join("synchub.sqlite3");
+    let stored = count_rows(&database, "SELECT count(*) FROM rr_intervals");
+    // Beats are whole seconds from the history's end (40 ms late at most): one per second.
+    let distinct_seconds = count_rows(
+        &database,
+        &format!(
+            "SELECT count(DISTINCT CAST(round((time_ms - {history_ends_ms}) / 1000.0) AS INTEGER)) FROM rr_intervals"
+        ),
+    );
+    let sent = HISTORY as u64 * 2 + OVERLAPPING * 20;
+    println!(
+        "overlapping batches under fresh seqs: {sent} beats sent in {} batches, {stored} stored",
+        OVERLAPPING + 2
+    );
+    assert_eq!(
+        stored,
+        HISTORY as i64 + OVERLAPPING as i64,
+        "each beat once: the history and one new beat per overlapping batch"
+    );
+    assert_eq!(distinct_seconds, stored, "no beat stored twice");
+}
+
+/// The hub inside a private network namespace, two client addresses on the other end of a
+/// veth pair: 10.77.0.1 is the hub's side, 10.77.0.2 and 10.77.0.3 two phones' (or an
+/// attacker's and a neighbour's).
+const HUB_SIDE: [u8; 4] = [10, 77, 0, 1];
+const FIRST_ADDRESS: [u8; 4] = [10, 77, 0, 2];
+const SECOND_ADDRESS: [u8; 4] = [10, 77, 0, 3];
+
+/// Per-address caps, from real addresses: one address that fills its participants gets
+/// `rate_limited` on the next join and has connections over its cap closed at accept, while a
+/// second address still gets in; loopback (the hub's own computer) is not capped. Runs itself
+/// again inside a private network namespace with a veth pair.
+#[test]
+fn per_address_caps_hold_for_each_address_from_real_addresses() {
+    let name = "attacks::per_address_caps_hold_for_each_address_from_real_addresses";
+    if std::env::var_os(INSIDE_PRIVATE_NETNS).is_none() {
+        rerun_in_private_network_namespace(
+            name,
+            "ip link set lo up && ip link add lan0 type veth peer name lan1 && \
+             ip addr add 10.77.0.1/24 dev lan0 && ip addr add 10.77.0.2/24 dev lan1 && \
+             ip addr add 10.77.0.3/24 dev lan1 && ip link set lan0 up && ip link set lan1 up",
+        );
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(per_address_caps_inside_the_namespace());
+}
+
+/// Sends `join_session` and returns the first answer: `session_joined` or `error`.
+async fn join_answer(client: &mut WsClient) -> (String, Value) {
+    client
+        .send(
+            "join_session",
+            json!({"intention": "grief", "device": {"kind": "sim"}}),
+        )
+        .await;
+    loop {
+        match client.next_event().await {
+            Some((event, data)) if event == "session_joined" || event == "error" => {
+                return (event, data);
+            }
+            Some(_) => {}
+            None => panic!("the hub closed the connection instead of answering the join"),
+        }
+    }
+}
+
+async fn per_address_caps_inside_the_namespace() {
+    const CONNECTIONS: u32 = 3;
+    const PARTICIPANTS: u32 = 2;
+    let hub = HubProcess::start_bound(
+        tempfile::tempdir().expect("a directory"),
+        "0.0.0.0",
+        &[
+            "--max-connections-per-address",
+            &CONNECTIONS.to_string(),
+            "--max-participants-per-address",
+            &PARTICIPANTS.to_string(),
+        ],
+        &[],
+    );
+    let (status, body) = hub.call("POST", "/api/sessions", None);
+    assert_eq!(status, 201, "{body}");
+    let on_lan = SocketAddr::new(IpAddr::from(HUB_SIDE), hub.port);
+    let first = IpAddr::from(FIRST_ADDRESS);
+    let second = IpAddr::from(SECOND_ADDRESS);
+    let connect = |source: IpAddr, user: &str| {
+        let query = format!("?userId={user}");
+        async move { WsClient::connect_from(source, on_lan, &query).await }
+    };
+
+    // The first address: two participants join, the third is refused with `rate_limited`.
+    let mut held = Vec::new();
+    for index in 0..PARTICIPANTS {
+        let mut phone = connect(first, &format!("first-{index}"))
+            .await
+            .expect("connects");
+        let (event, data) = join_answer(&mut phone).await;
+        assert_eq!(
+            event, "session_joined",
+            "participant {index} from {first}: {data}"
+        );
+        held.push(phone);
+    }
+    let mut third = connect(first, "first-extra")
+        .await
+        .expect("a third connection");
+    let (event, refusal) = join_answer(&mut third).await;
+    assert_eq!(event, "error", "{refusal}");
+    assert_eq!(refusal["code"], "rate_limited", "{refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("from this network address")),
+        "{refusal}"
+    );
+    // Its connections are at their cap too: the next is closed before its upgrade.
+    let over = connect(first, "first-over").await;
+    assert!(
+        over.is_err(),
+        "a connection over the cap from {first} was upgraded"
+    );
+
+    // The second address is not affected by the first's caps.
+    for index in 0..PARTICIPANTS {
+        let mut phone = connect(second, &format!("second-{index}"))
+            .await
+            .expect("connects");
+        let (event, data) = join_answer(&mut phone).await;
+        assert_eq!(
+            event, "session_joined",
+            "participant {index} from {second}: {data}"
+        );
+        held.push(phone);
+    }
+
+    // A participant of the first address leaves: its place is free again.
+    let mut leaving = held.remove(0);
+    leaving.send("leave_session", json!({})).await;
+    leaving.close().await;
+    let admitted = wait_for_join(|| connect(first, "first-again")).await;
+    assert!(
+        admitted,
+        "a place from {first} frees when its participant leaves"
+    );
+
+    // Loopback, the hub's own computer, is never capped per address.
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let on_loopback = SocketAddr::new(loopback, hub.port);
+    for index in 0..(PARTICIPANTS + 2) {
+        let mut local =
+            WsClient::connect_from(loopback, on_loopback, &format!("?userId=local-{index}"))
+                .await
+                .expect("loopback connects");
+        let (event, data) = join_answer(&mut local).await;
+        assert_eq!(
+            event, "session_joined",
+            "loopback participant {index}: {data}"
+        );
+        held.push(local);
+    }
+    let (status, metrics) = crate::util::http_text(hub.port, "GET", "/metrics", &hub.token, None);
+    assert_eq!(status, 200);
+    let refused: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("synchub_connections_refused_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no refusal counter in {metrics}"));
+    assert!(
+        refused >= 2.0,
+        "the join and the connection refused are counted: {refused}"
+    );
+    println!(
+        "per-address caps from {first} and {second}: {PARTICIPANTS} participants and {CONNECTIONS} connections per address held, the other address unaffected; refusals counted: {refused}"
+    );
+    for client in held {
+        client.close().await;
+    }
+    drop(third);
+    let stopped = hub.stop();
+    assert!(stopped.exit.success(), "{}", stopped.log);
+}
+
+/// Tries a join from a fresh connection (from `connect`) every 200 ms for up to 10 s (the
+/// hub frees a leaving participant's connection place as it closes); whether one was admitted.
+async fn wait_for_join<F, Fut>(connect: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<WsClient, tokio_tungstenite::tungstenite::Error>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut phone) = connect().await {
+            let (event, _) = join_answer(&mut phone).await;
+            if event == "session_joined" {
+                phone.close().await;
+                return true;
+            }
+            phone.close().await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
 }
 
 /// A thousand TCP connections that never send a byte, and a slowloris client that sends one

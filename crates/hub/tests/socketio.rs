@@ -191,6 +191,69 @@ async fn bad_payloads_over_socketio_get_the_same_codes_and_the_socket_stays_serv
     );
 }
 
+/// A Socket.IO message over the hub's read limit (128 KiB; events from 64 KiB get
+/// `too_large` and the connection stays open, see above) cannot be answered: socketioxide
+/// refuses it from its length — the WebSocket frame's header, or the polling request's body
+/// counted as it arrives — and closes the Engine.IO session itself, before the hub sees an
+/// event. What the real client sees, per transport: a disconnect, no `too_large`; and the
+/// hub serves the next client as before.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::print_stdout)] // What each transport saw is this test's output (`--no-capture`).
+async fn a_socketio_message_over_the_read_limit_closes_the_connection_unread() {
+    let hub = TestHub::start(None).await;
+    let url = format!("http://127.0.0.1:{}", hub.port());
+    for transport in ["websocket", "polling"] {
+        let mut command = Command::new("node");
+        command
+            .arg(node_script("oversize-client.mjs"))
+            .arg(&url)
+            .arg(format!("oversize-{transport}"))
+            .arg(transport)
+            .arg("200");
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("node runs");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            output.status.success(),
+            "{transport}: the hub kept the connection:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let events: Vec<Value> = stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("JSON lines"))
+            .collect();
+        let last = events.last().expect("a disconnect line");
+        let names: Vec<&str> = events
+            .iter()
+            .filter_map(|event| event["event"].as_str())
+            .collect();
+        println!(
+            "{transport}, a 200 KiB message after joining: events {names:?}, then {}",
+            last["data"]
+        );
+        assert_eq!(last["event"], "disconnect", "{transport}: {stdout}");
+        assert_eq!(
+            last["data"]["sent"], true,
+            "{transport}: it was sent after joining"
+        );
+        let reason = last["data"]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason == "transport close" || reason == "transport error",
+            "{transport}: closed by the transport, not by the hub's own disconnect: {reason}"
+        );
+        assert!(
+            !events.iter().any(|event| event["event"] == "error"),
+            "{transport}: nothing reached the hub, so nothing was answered: {stdout}"
+        );
+    }
+    // The hub serves the next client as before.
+    let events = run_web_client(url, "after-oversize", None).await;
+    first(&events, "session_joined");
+    hub.hub.stop().await.unwrap();
+}
+
 /// How long the original client's score loop runs against the hub.
 const SCORE_LOOP_SECS: u64 = 30;
 

@@ -123,6 +123,32 @@ impl WsClient {
         WsClient { stream }
     }
 
+    /// Connects to `/ws{query}` of the hub at `hub` from the local address `source` (the
+    /// socket is bound to it first, so the hub sees that address). An error when the hub
+    /// refuses or closes the connection before the upgrade.
+    pub async fn connect_from(
+        source: std::net::IpAddr,
+        hub: std::net::SocketAddr,
+        query: &str,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        let socket = match source {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }?;
+        socket.bind(std::net::SocketAddr::new(source, 0))?;
+        let tcp = tokio::time::timeout(WAIT, socket.connect(hub))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        let url = format!("ws://{hub}/ws{query}");
+        let (stream, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        Ok(WsClient { stream })
+    }
+
     pub async fn send(&mut self, event: &str, data: Value) {
         self.send_text(&json!({"event": event, "data": data}).to_string())
             .await;
@@ -339,12 +365,23 @@ impl HubProcess {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> HubProcess {
+        Self::start_bound(dir, "127.0.0.1", extra_args, env)
+    }
+
+    /// [`HubProcess::start_in`] listening on `bind` (`0.0.0.0`: every address, inside a
+    /// private network namespace); [`HubProcess::call`] still goes through loopback.
+    pub fn start_bound(
+        dir: tempfile::TempDir,
+        bind: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> HubProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
         command
             .args([
                 "serve",
                 "--bind",
-                "127.0.0.1",
+                bind,
                 "--port",
                 "0",
                 "--no-mdns",
@@ -465,10 +502,13 @@ impl Drop for HubProcess {
 pub fn read_ready_port(stdout: &mut impl std::io::BufRead) -> u16 {
     let mut ready = String::new();
     stdout.read_line(&mut ready).expect("a ready line");
+    // `http://127.0.0.1:PORT`, or the LAN address for a hub bound to every address.
     ready
         .trim()
-        .strip_prefix("synchub ready on http://127.0.0.1:")
+        .strip_prefix("synchub ready on http://")
+        .and_then(|address| address.rsplit_once(':'))
         .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"))
+        .1
         .parse()
         .expect("a port number")
 }

@@ -250,6 +250,35 @@ pub struct ErrorEvent {
     pub message: String,
 }
 
+/// What happened to a claim on a hub-read strap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StrapClaimChange {
+    /// A participant claimed the strap with `claim_strap`: their device gets the wearer's
+    /// feedback from now on.
+    Claimed,
+    /// The facilitator ended the claim: that device no longer gets the wearer's feedback.
+    Revoked,
+}
+
+/// `strap_claim`: someone's claim on a hub-read strap began or ended. Sent to the claimer and
+/// to the strap's wearer — the devices that show the wearer's feedback (the strap itself has no
+/// screen: these are the other devices that claimed it, the wearer's own phone among them) —
+/// so nobody watches a stranger's heart without the wearer seeing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StrapClaim {
+    /// The strap's code, as shown in the console.
+    pub strap_code: String,
+    /// The claimer's slot in the room (0-based, like `claimedBy` in `GET /api/straps`; the
+    /// console shows it counted from 1).
+    pub claimer_slot: u32,
+    /// Whether the claim began or ended.
+    pub change: StrapClaimChange,
+    /// True on the claimer's own device(s); false on the wearer's.
+    pub yours: bool,
+}
+
 /// One participant's petal on the projector; no ids.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SnapshotParticipant {
@@ -307,11 +336,13 @@ pub enum HubEvent {
     Error(ErrorEvent),
     /// `room_snapshot` (displays only)
     RoomSnapshot(RoomSnapshot),
+    /// `strap_claim`
+    StrapClaim(StrapClaim),
 }
 
 impl HubEvent {
     /// Every hub event name, in protocol order.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "session_joined",
         "participant_update",
         "group_metrics_update",
@@ -323,6 +354,7 @@ impl HubEvent {
         "time_sync",
         "error",
         "room_snapshot",
+        "strap_claim",
     ];
 
     /// The wire name of this event.
@@ -339,6 +371,7 @@ impl HubEvent {
             HubEvent::TimeSync(_) => "time_sync",
             HubEvent::Error(_) => "error",
             HubEvent::RoomSnapshot(_) => "room_snapshot",
+            HubEvent::StrapClaim(_) => "strap_claim",
         }
     }
 
@@ -395,6 +428,7 @@ impl HubEvent {
             "time_sync" => HubEvent::TimeSync(parse(name, data)?),
             "error" => HubEvent::Error(parse(name, data)?),
             "room_snapshot" => HubEvent::RoomSnapshot(parse(name, data)?),
+            "strap_claim" => HubEvent::StrapClaim(parse(name, data)?),
             _ => {
                 let shown: String = name
                     .chars()
@@ -434,6 +468,7 @@ impl Serialize for HubPayload<'_> {
             HubEvent::TimeSync(payload) => payload.serialize(serializer),
             HubEvent::Error(payload) => payload.serialize(serializer),
             HubEvent::RoomSnapshot(payload) => payload.serialize(serializer),
+            HubEvent::StrapClaim(payload) => payload.serialize(serializer),
         }
     }
 }

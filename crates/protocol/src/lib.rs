@@ -96,6 +96,6 @@ pub use handshake::{
 pub use hub::{
     AudioTrack, CoherenceDistribution, ErrorEvent, GroupMetrics, GroupMetricsUpdate, HubEvent,
     HubPayload, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged, RoomSnapshot, RrAck,
-    SessionComplete, SessionJoined, SessionSummary, SnapshotParticipant, TimeInPhase,
-    TimeSyncReply,
+    SessionComplete, SessionJoined, SessionSummary, SnapshotParticipant, StrapClaim,
+    StrapClaimChange, TimeInPhase, TimeSyncReply,
 };

@@ -21,7 +21,7 @@ use crate::common::CoherenceBands;
 use crate::handshake::{Handshake, ProtocolVersion};
 use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
-    RoomSnapshot, RrAck, SessionComplete, SessionJoined, TimeSyncReply,
+    RoomSnapshot, RrAck, SessionComplete, SessionJoined, StrapClaim, TimeSyncReply,
 };
 use crate::relay::{
     RelayAck, RelayBeats, RelayHello, RelayRetry, RelayStraps, RelayTimeSync, RelayWelcome,
@@ -174,6 +174,7 @@ pub fn schema_files() -> Vec<SchemaFile> {
         hub_event::<TimeSyncReply>("time_sync", "client", " (the answer)"),
         hub_event::<ErrorEvent>("error", "client", ""),
         hub_event::<RoomSnapshot>("room_snapshot", "display", ""),
+        hub_event::<StrapClaim>("strap_claim", "client", ""),
         relay_event::<RelayHello>("relay_hello"),
         relay_event::<RelayStraps>("relay_straps"),
         relay_event::<RelayBeats>("relay_beats"),

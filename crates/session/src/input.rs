@@ -69,8 +69,8 @@ pub enum RrOutcome {
         out_of_order: usize,
         /// New 5-second scores this batch produced.
         new_scores: usize,
-        /// Leading beats dropped because they repeat beats this participant sent before
-        /// (an overlapping or resent batch, with or without `seq`).
+        /// Beats dropped because they fall in beat time this participant's accepted batches
+        /// already cover (an overlapping or resent batch, with or without `seq`).
         repeated: usize,
     },
     /// A seq this participant already sent: dropped (re-acknowledged if already durable).

@@ -91,6 +91,7 @@
 //! - **Deterministic**: the same config, seed and inputs give the same effects, in order.
 
 mod beat_clock;
+mod beat_spans;
 mod effect;
 mod engine;
 mod error;
@@ -103,7 +104,8 @@ mod running;
 pub mod schedule;
 mod timing;
 
-pub use beat_clock::{BEAT_REACH_SLACK_MS, MIN_BEAT_COST_MS, SAME_BEAT_WITHIN_MS};
+pub use beat_clock::{BEAT_REACH_SLACK_MS, MIN_BEAT_COST_MS};
+pub use beat_spans::SAME_BEAT_WITHIN_MS;
 pub use effect::{
     Audience, Broadcast, Contribution, Message, MessageBody, Pacer, PersonalFeedback, Petal,
     PhaseChange, RoomSnapshot, SessionInfo, SessionJoined,

@@ -1,7 +1,7 @@
 //! Beats cannot outrun time: a participant who sends beats faster than a heart beats —
 //! overlapping batches, resends under new seqs, tiny RR values — has no more beat time stored
-//! than has passed (and each beat of overlapping batches without `seq` once), and is told `rate_limited`; the rest of the room
-//! is untouched.
+//! than has passed (and each beat of overlapping batches once, whatever their seq), and is
+//! told `rate_limited`; the rest of the room is untouched.
 
 use synchub_session::record::{DeviceKind, Record};
 use synchub_session::{EngineConfig, EngineError, ParticipantId, RrBatch, RrOutcome};
@@ -86,15 +86,12 @@ fn a_flooding_participant_stores_no_more_beats_than_time_allows_and_the_room_car
 }
 
 #[test]
-fn overlapping_batches_without_seq_store_each_beat_once_and_a_seq_deduplicates_a_resend() {
+fn overlapping_batches_store_each_beat_once_whatever_their_seq_and_each_is_acknowledged() {
     let mut room = Room::new(EngineConfig::default(), TEN_O_CLOCK_MS);
     let phone = room.join(DeviceKind::Android);
     room.advance_by(20_000);
     let now = room.now_ms;
-    // Ten beats, then the last five again with five new ones (no seq): fifteen beats stored.
-    // Then the same ten as a batch under a new seq: a seq'd batch is a phone's resend of beats
-    // the hub may have refused while newer ones went through, so it is kept whole (its seq,
-    // not its beat times, deduplicates it; the reach still bounds what such batches add).
+    // Ten beats, then the last five again with five new ones, without seq: fifteen stored.
     let first = room.rr(phone, batch(1_000.0, 10, now - 5_000, Some(1)));
     assert!(matches!(first, RrOutcome::Accepted { repeated: 0, .. }));
     let overlapping = room.rr(phone, batch(1_000.0, 10, now, None));
@@ -102,18 +99,57 @@ fn overlapping_batches_without_seq_store_each_beat_once_and_a_seq_deduplicates_a
         matches!(overlapping, RrOutcome::Accepted { repeated: 5, .. }),
         "{overlapping:?}"
     );
-    let resent = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
+    // The same ten under a fresh seq: every beat is a repeat, nothing more is stored.
+    let fresh_seq = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
+    assert!(
+        matches!(fresh_seq, RrOutcome::Accepted { repeated: 10, .. }),
+        "{fresh_seq:?}"
+    );
+    // Overlapping by three beats under another fresh seq: only the two new beats are stored.
+    let shifted = room.rr(phone, batch(1_000.0, 5, now + 2_000, Some(3)));
+    assert!(
+        matches!(shifted, RrOutcome::Accepted { repeated: 3, .. }),
+        "{shifted:?}"
+    );
+    assert_eq!(stored_beats(&room, phone).len(), 17);
+    // Sent again under the same seq, it is a duplicate: nothing more is stored.
+    let duplicate = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
+    assert!(matches!(duplicate, RrOutcome::Duplicate), "{duplicate:?}");
+    let stored = stored_beats(&room, phone);
+    assert_eq!(stored.len(), 17);
+    assert!(
+        stored.windows(2).all(|pair| pair[1] - pair[0] > 900.0),
+        "each beat once: {stored:?}"
+    );
+    // Each seq is acknowledged — the one whose beats were all repeats too, and the duplicate
+    // again (it is durable) — so the phone stops resending.
+    assert_eq!(room.acks_to(phone), vec![1, 2, 3, 2]);
+}
+
+#[test]
+fn a_batch_refused_at_the_door_is_stored_whole_when_it_comes_again_after_newer_ones() {
+    let mut room = Room::new(EngineConfig::default(), TEN_O_CLOCK_MS);
+    let phone = room.join(DeviceKind::Ios);
+    room.advance_by(30_000);
+    let now = room.now_ms;
+    // Seconds 1–10 and 21–30 went through; the batch of 11–20 (seq 2) was refused before it
+    // reached the session (the store was behind), so the phone sends it again afterwards.
+    room.rr(phone, batch(1_000.0, 10, now - 20_000, Some(1)));
+    room.rr(phone, batch(1_000.0, 10, now, Some(3)));
+    let resent = room.rr(phone, batch(1_000.0, 10, now - 10_000, Some(2)));
     assert!(
         matches!(resent, RrOutcome::Accepted { repeated: 0, .. }),
         "{resent:?}"
     );
-    assert_eq!(stored_beats(&room, phone).len(), 25);
-    // Sent again under the same seq, it is a duplicate: nothing more is stored.
-    let duplicate = room.rr(phone, batch(1_000.0, 10, now, Some(2)));
-    assert!(matches!(duplicate, RrOutcome::Duplicate), "{duplicate:?}");
-    assert_eq!(stored_beats(&room, phone).len(), 25);
-    // Each is acknowledged, the duplicate again (it is durable), so the phone stops resending.
-    assert_eq!(room.acks_to(phone), vec![1, 2, 2]);
+    let mut stored = stored_beats(&room, phone);
+    stored.sort_by(f64::total_cmp);
+    assert_eq!(stored.len(), 30, "thirty seconds, each beat once");
+    assert!(
+        stored
+            .windows(2)
+            .all(|pair| (pair[1] - pair[0] - 1_000.0).abs() < 1.0)
+    );
+    assert_eq!(room.acks_to(phone), vec![1, 3, 2]);
 }
 
 #[test]

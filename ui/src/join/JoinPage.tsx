@@ -261,6 +261,11 @@ function InSession(props: { state: JoinState; session: ParticipantSession }) {
         )}
       </div>
 
+      {state.strapNotice && (
+        <p class="note" role="status" data-testid="strap-notice">
+          {state.strapNotice}
+        </p>
+      )}
       {state.strapClaimed === null && <ClaimStrap session={session} />}
       <p class="faint small you">If the connection drops, this page rejoins by itself and keeps your place.</p>
       <button type="button" class="quiet" onClick={() => session.leave()}>

@@ -208,6 +208,32 @@ describe("ParticipantSession", () => {
     expect(line.sent.filter(([name]) => name === "claim_strap")).toHaveLength(2);
   });
 
+  it("tells the wearer who else claimed the strap, and stops claiming a strap whose claim was ended", () => {
+    session.join({ ...choice, strapCode: "7K" });
+    const line = lines[0]!;
+    line.connectNow();
+    line.hub("session_joined", joined("p-1", "token-1"));
+    line.hub("strap_claim", { strapCode: "7K", claimerSlot: 2, change: "claimed", yours: true });
+    expect(session.current.strapClaimed).toBe("7K");
+    expect(session.current.strapNotice).toBeNull();
+
+    // Someone else claims the strap this page shows: the wearer sees who.
+    line.hub("strap_claim", { strapCode: "7K", claimerSlot: 4, change: "claimed", yours: false });
+    expect(session.current.strapNotice).toMatch(/slot 5 now also sees the heart data of strap 7K/);
+    line.hub("strap_claim", { strapCode: "7K", claimerSlot: 4, change: "revoked", yours: false });
+    expect(session.current.strapNotice).toMatch(/ended the claim of slot 5 on strap 7K/);
+    expect(session.current.strapClaimed).toBe("7K");
+
+    // The facilitator ends this page's own claim: not claimed again on the next connection.
+    line.hub("strap_claim", { strapCode: "7K", claimerSlot: 2, change: "revoked", yours: true });
+    expect(session.current.strapClaimed).toBeNull();
+    expect(session.current.strapNotice).toMatch(/ended your claim of strap 7K/);
+    line.hub("disconnect", "transport close");
+    line.connectNow();
+    line.hub("session_joined", joined("p-1", "token-1"));
+    expect(line.sent.filter(([name]) => name === "claim_strap")).toHaveLength(1);
+  });
+
   it("reconnects by itself when the hub falls silent while joined", () => {
     session.join(choice);
     const line = lines[0]!;

@@ -15,6 +15,7 @@ import type { GroupMetricsUpdate } from "../generated/hub.group_metrics_update";
 import type { ParticipantUpdate } from "../generated/hub.participant_update";
 import type { ErrorEvent } from "../generated/hub.error";
 import type { TimeSyncReply } from "../generated/hub.time_sync";
+import type { StrapClaim } from "../generated/hub.strap_claim";
 import { ClockOffset } from "../lib/pacer";
 import { normaliseRoomCode, type JoinChoice, type ResumeStore } from "./resume";
 
@@ -40,6 +41,9 @@ export interface JoinState {
   participantCount: number | null;
   /** The strap code this connection took over, once the hub accepted it. */
   strapClaimed: string | null;
+  /** A sentence about the last claim on a strap this page shows (someone else claiming the
+   *  strap it shows, or the facilitator ending a claim), or null. */
+  strapNotice: string | null;
   summary: SessionSummary | null;
 }
 
@@ -56,6 +60,7 @@ export const initialJoinState: JoinState = {
   groupAverage: null,
   participantCount: null,
   strapClaimed: null,
+  strapNotice: null,
   summary: null,
 };
 
@@ -72,6 +77,7 @@ export interface ParticipantEvents {
   group_metrics_update: (data: GroupMetricsUpdate) => void;
   participant_update: (data: ParticipantUpdate) => void;
   time_sync: (data: TimeSyncReply) => void;
+  strap_claim: (data: StrapClaim) => void;
   error: (data: ErrorEvent) => void;
 }
 
@@ -164,6 +170,7 @@ export class ParticipantSession {
     socket.on("time_sync", (reply) => {
       this.clock.add({ clientTime: reply.clientTime, hubTime: reply.hubTime, receivedAt: this.now() });
     });
+    socket.on("strap_claim", (claim) => this.onStrapClaim(claim));
     socket.on("error", (error) => this.onError(error));
   }
 
@@ -260,6 +267,31 @@ export class ParticipantSession {
       summary: null,
     });
     if (choice.strapCode !== null) this.socket?.emit("claim_strap", { strapCode: choice.strapCode });
+  }
+
+  /** A claim on a strap began or ended: this page's own claim (`yours`), or someone else's on
+   *  the strap whose feedback this page shows — the wearer is told who else sees it. */
+  private onStrapClaim(claim: StrapClaim): void {
+    const code = claim.strapCode;
+    const slot = claim.claimerSlot + 1;
+    if (claim.yours && claim.change === "claimed") {
+      this.update({ strapClaimed: code, problem: null });
+    } else if (claim.yours) {
+      // Ended by the facilitator: do not claim it again on the next connection.
+      const choice = this.state.choice === null ? null : { ...this.state.choice, strapCode: null };
+      if (choice !== null) this.store.saveChoice(choice);
+      this.update({
+        choice,
+        strapClaimed: null,
+        strapNotice: `The facilitator ended your claim of strap ${code}: this page no longer shows its heart data.`,
+      });
+    } else if (claim.change === "claimed") {
+      this.update({
+        strapNotice: `The participant in slot ${slot} now also sees the heart data of strap ${code}. If you did not expect that, tell the facilitator.`,
+      });
+    } else {
+      this.update({ strapNotice: `The facilitator ended the claim of slot ${slot} on strap ${code}: that device no longer sees its heart data.` });
+    }
   }
 
   private onComplete(data: SessionComplete): void {

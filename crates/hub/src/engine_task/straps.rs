@@ -2,11 +2,14 @@
 //! like a phone's, with no socket behind it: its beats arrive as the same beats input from that
 //! connection, so the engine treats them exactly like a phone's (`coherence.md` §7 happens
 //! before, in the BLE bridge). Phones or browsers that `claim_strap` its code receive the
-//! wearer's `personal_feedback` too.
+//! wearer's `personal_feedback` too. Each claim, and each revocation by the facilitator, is
+//! told to the claimer and to the wearer (`strap_claim`): the strap has no screen, so the
+//! wearer is every other device that gets the strap's feedback — the wearer's own phone,
+//! when it claimed the strap — and nobody watches a stranger's heart unseen.
 
 use std::sync::Arc;
 
-use synchub_protocol::{ErrorCode, ErrorEvent, Role};
+use synchub_protocol::{ErrorCode, ErrorEvent, HubEvent, Role, StrapClaim, StrapClaimChange};
 use synchub_session::ParticipantId;
 
 use super::cadence::{Cadence, GroupUpdates};
@@ -94,10 +97,10 @@ impl EngineTask {
         self.conns.get(&conn)?.participant
     }
 
-    /// `claim_strap {strapCode}`: from now on `conn` also gets the strap wearer's feedback.
-    /// Only a participant who joined may claim (a code is never checked for anyone else), and
-    /// every wrong code counts toward the same lockout as wrong room codes, per address and for
-    /// the room.
+    /// `claim_strap {strapCode}`: from now on `conn` also gets the strap wearer's feedback; it
+    /// and the wearer are told (`strap_claim`). Only a participant who joined may claim (a code
+    /// is never checked for anyone else), and every wrong code counts toward the same lockout
+    /// as wrong room codes, per address and for the room.
     pub(super) fn claim_strap(&mut self, conn: ConnId, code: &str) -> Result<(), ErrorEvent> {
         let entry = self.conns.get(&conn).ok_or_else(|| ErrorEvent {
             code: ErrorCode::NotJoined,
@@ -139,11 +142,26 @@ impl EngineTask {
                 });
             }
         };
+        let Some(claimer) = entry.participant else {
+            return Ok(());
+        };
         let claimers = self.claims.entry(strap_conn).or_default();
-        if !claimers.contains(&conn) {
+        let new_claim = !claimers.contains(&conn);
+        if new_claim {
             claimers.push(conn);
         }
         self.view_dirty = true;
+        if let Some(slot) = self.slot_of(claimer) {
+            // A claim repeated on the same connection (a page sending it again) is answered
+            // again but is no news to the wearer.
+            self.tell_of_claim(
+                strap_conn,
+                &[conn],
+                slot,
+                StrapClaimChange::Claimed,
+                new_claim,
+            );
+        }
         Ok(())
     }
 
@@ -162,8 +180,8 @@ impl EngineTask {
     }
 
     /// The facilitator revokes the claim of the participant in `slot` on the strap showing
-    /// `code`: that connection stops receiving the wearer's feedback and is told why. False
-    /// when there was no such claim.
+    /// `code`: that connection stops receiving the wearer's feedback; it and the wearer are
+    /// told (`strap_claim`). False when there was no such claim.
     pub(super) fn revoke_claim(&mut self, code: &str, slot: u32) -> bool {
         let Some(strap_conn) = self.strap_conn_showing(code) else {
             return false;
@@ -189,19 +207,67 @@ impl EngineTask {
             })
             .collect();
         claimers.retain(|claimer| !revoked.contains(claimer));
-        for claimer in &revoked {
-            self.send_error(
-                *claimer,
-                ErrorEvent {
-                    code: ErrorCode::NotAllowed,
-                    message: format!(
-                        "the facilitator ended your claim of strap {code}; its feedback no longer comes to this device"
-                    ),
-                },
-            );
+        if !revoked.is_empty() {
+            self.tell_of_claim(strap_conn, &revoked, slot, StrapClaimChange::Revoked, true);
         }
         self.view_dirty = true;
         !revoked.is_empty()
+    }
+
+    /// The slot in the room of `participant`, as the console shows it.
+    fn slot_of(&self, participant: ParticipantId) -> Option<u32> {
+        self.engine
+            .participants()
+            .find(|seen| seen.participant_id == participant)
+            .map(|seen| seen.slot)
+    }
+
+    /// `strap_claim`: tells the claimer's connections (`yours`) that their claim (by the
+    /// participant in `claimer_slot`) on the strap of `strap_conn` began or ended, and, with
+    /// `tell_wearer`, the strap's wearer: every other connection that gets its feedback.
+    fn tell_of_claim(
+        &mut self,
+        strap_conn: ConnId,
+        claimer_conns: &[ConnId],
+        claimer_slot: u32,
+        change: StrapClaimChange,
+        tell_wearer: bool,
+    ) {
+        let Some(code) = self
+            .conns
+            .get(&strap_conn)
+            .and_then(|entry| entry.strap.as_ref())
+            .map(|link| link.code.clone())
+        else {
+            return;
+        };
+        let event = |yours| {
+            Encoded::new(&HubEvent::StrapClaim(StrapClaim {
+                strap_code: code.clone(),
+                claimer_slot,
+                change,
+                yours,
+            }))
+        };
+        let yours = event(true);
+        for &conn in claimer_conns {
+            self.send_to_conn(conn, &yours);
+        }
+        if !tell_wearer {
+            return;
+        }
+        let theirs = event(false);
+        let wearer: Vec<ConnId> = self
+            .claims
+            .get(&strap_conn)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|conn| !claimer_conns.contains(conn))
+            .collect();
+        for conn in wearer {
+            self.send_to_conn(conn, &theirs);
+        }
     }
 
     /// Each claim as (strap code, claimer's participant), for the console.

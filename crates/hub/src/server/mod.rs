@@ -24,6 +24,7 @@ pub mod socketio;
 pub mod static_files;
 pub mod straps;
 pub mod ws;
+pub(crate) mod ws_reader;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -19,12 +19,19 @@ use synchub_protocol::{ErrorCode, ErrorEvent, TimeSyncReply};
 use tokio::sync::{mpsc, oneshot};
 
 use super::AppState;
-use super::ws::{FIRST_FRAME_TIMEOUT, IDLE_TIMEOUT, Reader, WsOut, send_error};
+use super::ws_reader::{Reader, WsOut, send_error};
 use crate::client_input::ClientInput;
 use crate::convert;
 use crate::engine_task::{Answer, Input, Reply};
 use crate::guessing::CodeCheck;
 use crate::relays::RELAY_OUTBOX_CAPACITY;
+
+/// A relay has this long to send `relay_hello` (as a phone has for `hello`).
+const FIRST_FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Nothing from a relay for this long (the hub pings every 10 s; a relay reports every 2 s):
+/// its link is gone.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// Serves one relay's connection until it ends.
 pub(super) async fn serve(mut reader: Reader<'_>, ip: IpAddr) {

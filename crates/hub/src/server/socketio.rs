@@ -103,6 +103,7 @@ fn answered_by(event: &ClientEvent) -> &'static [&'static str] {
         ClientEvent::JoinSession(_) => &["session_joined", "error"],
         ClientEvent::UpdateCoherence(_) => &["personal_feedback", "error"],
         ClientEvent::TimeSync(_) => &["time_sync", "error"],
+        ClientEvent::ClaimStrap(_) => &["strap_claim", "error"],
         _ => &["error"],
     }
 }

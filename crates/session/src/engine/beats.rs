@@ -8,7 +8,6 @@
 use synchub_hrv::{ALGORITHM, Beat, Quality, StreamConfig, StreamingAnalyzer, validate_rr_ms};
 
 use super::{Engine, suspend};
-use crate::beat_clock::Repeats;
 use crate::effect::{Message, MessageBody};
 use crate::error::EngineError;
 use crate::ids::ParticipantId;
@@ -91,8 +90,9 @@ impl Engine {
     /// each earlier beat ended one RR before the next. Order of checks: the participant, RR
     /// validity (`InvalidRr`), a duplicate `seq` (dropped; `rr_ack` again if already durable),
     /// the time range (`StaleBeats`: older than 5 min or more than 5 s ahead), the participant's
-    /// beat clock (`BeatsOutrunTime`; beats that repeat accepted ones are dropped, see
-    /// `beat_clock`; only in a batch without a `seq`, whose repeats nothing else catches). An accepted
+    /// beat clock (`BeatsOutrunTime`; beats in beat time already accepted are dropped, with or
+    /// without `seq`, see `beat_clock`; a `seq`'d batch left empty is still stored and so
+    /// acknowledged). An accepted
     /// batch emits `Record::Beats` (raw values, out-of-range RR flagged as artifacts), feeds
     /// the participant's analyser and emits a `Metrics` record per new 5-second score.
     pub fn handle_rr_intervals(
@@ -153,23 +153,26 @@ impl Engine {
                 artifact: !(PHYSIOLOGICAL_RR_MS.0..=PHYSIOLOGICAL_RR_MS.1).contains(&rr_ms),
             });
         }
+        let beat_times: Vec<(f64, f64)> = beats
+            .iter()
+            .map(|beat| (beat.time_ms, beat.rr_ms))
+            .collect();
         let admission = entry
             .beat_clock
-            .admit(
-                beats.iter().map(|beat| (beat.time_ms, beat.rr_ms)),
-                if batch.seq.is_some() {
-                    Repeats::Keep
-                } else {
-                    Repeats::Drop
-                },
-                now_f64,
-            )
+            .admit(&beat_times, now_f64)
             .map_err(|outrun| EngineError::BeatsOutrunTime {
                 ahead_ms: outrun.ahead_ms,
             })?;
-        entry.beat_clock.apply(admission);
-        let repeated = admission.repeated;
-        beats.drain(..repeated);
+        entry.beat_clock.apply(
+            &admission,
+            suspend::oldest_arrivable_ms(&self.sleeps, now_f64),
+        );
+        let repeated = admission.repeated();
+        let mut index = 0;
+        beats.retain(|_| {
+            index += 1;
+            admission.is_new(index - 1)
+        });
         if beats.is_empty() && batch.seq.is_none() {
             return Ok(RrOutcome::Accepted {
                 out_of_order: 0,

@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 
 use super::Engine;
 use crate::participant::Connection;
-use crate::timing::TICK_MS;
+use crate::timing::{MAX_BEAT_AGE_MS, TICK_MS};
 
 /// How many sleeps the beat-age check remembers.
 pub(super) const REMEMBERED_SLEEPS: usize = 4;
@@ -84,4 +84,16 @@ pub(super) fn asleep_between(sleeps: &[Sleep], from_ms: f64, to_ms: f64) -> f64 
             (end.min(to_ms) - start.max(from_ms)).max(0.0)
         })
         .sum()
+}
+
+/// The oldest beat time a batch arriving at `now_ms` or later can still have: 5 minutes of
+/// awake time back, plus every remembered sleep (they do not count as age). What a participant
+/// accepted before it can be forgotten.
+pub(super) fn oldest_arrivable_ms(sleeps: &[Sleep], now_ms: f64) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // Sleeps are far shorter than 2^53 ms.
+    let slept_ms: f64 = sleeps
+        .iter()
+        .map(|sleep| (sleep.to_ms - sleep.from_ms) as f64)
+        .sum();
+    now_ms - MAX_BEAT_AGE_MS - slept_ms
 }
