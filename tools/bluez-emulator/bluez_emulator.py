@@ -929,6 +929,7 @@ class Emulator:
     def _name_owner_changed(self, name, old_owner, new_owner):
         # A client that leaves the bus loses its discovery and notify sessions, as on BlueZ.
         if name.startswith(":") and old_owner and not new_owner:
+            log(f"{name} left the bus: its discovery and notify sessions end")
             for adapter in self.adapters.values():
                 adapter.forget_client(name)
 

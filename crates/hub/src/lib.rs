@@ -61,6 +61,7 @@ pub mod engine_task;
 pub mod guessing;
 pub mod metrics;
 pub mod peer;
+pub mod relays;
 pub mod report;
 pub mod room;
 pub mod serve;

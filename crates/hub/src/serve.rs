@@ -208,10 +208,15 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         data_dir.database_path(),
         data_dir.root().to_path_buf(),
     ));
+    // Relays' tokens survive a restart (hashed, in the data directory).
+    let relays = crate::relays::Relays::new(crate::relays::RelayTokens::load(
+        data_dir.root(),
+        org_secret.clone(),
+    ));
     let straps = if config.ble {
-        StrapRoom::start(&handle, &org_secret, config.ble_links_per_adapter).await
+        StrapRoom::start(&handle, &org_secret, config.ble_links_per_adapter, relays).await
     } else {
-        StrapRoom::off(&org_secret)
+        StrapRoom::off(&org_secret, relays)
     };
     let admin = AdminAccess {
         remote: config.admin_remote,

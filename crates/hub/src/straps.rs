@@ -23,7 +23,8 @@ use crate::client_input::ClientInput;
 use crate::clock::Clock;
 use crate::convert;
 use crate::engine_task::{EngineHandle, Input};
-use crate::peer::ConnId;
+use crate::peer::{ConnId, Peer};
+use crate::relays::{RelayStrapPeer, Relays, hub_strap_id, split_hub_strap_id};
 use roster::AdapterRoster;
 
 /// Why straps cannot be read.
@@ -104,15 +105,20 @@ pub struct StrapRoom {
     reader: Mutex<Option<StrapReader>>,
     codes: Mutex<StrapCodes>,
     adapters: Mutex<AdapterRoster>,
+    /// Relays and the straps they read (listed, assigned and claimed like the hub's own).
+    relays: Arc<Relays>,
 }
+
+/// A strap as the room lists it: its status, and the relay that reads it (`None`: the hub).
+type Listed = (StrapStatus, Option<String>);
 
 /// What the hub derives strap codes from its secret for.
 const STRAP_CODE_PURPOSE: &str = "strap codes";
 
 impl StrapRoom {
     /// A hub without Bluetooth.
-    pub fn off(org_secret: &OrgSecret) -> Arc<StrapRoom> {
-        Arc::new(StrapRoom::with(Availability::Off, org_secret))
+    pub fn off(org_secret: &OrgSecret, relays: Arc<Relays>) -> Arc<StrapRoom> {
+        Arc::new(StrapRoom::with(Availability::Off, org_secret, relays))
     }
 
     /// Starts the strap reader and the bridge to `engine`. Never fails: without Bluetooth the
@@ -122,6 +128,7 @@ impl StrapRoom {
         engine: &EngineHandle,
         org_secret: &OrgSecret,
         links_per_adapter: usize,
+        relays: Arc<Relays>,
     ) -> Arc<StrapRoom> {
         // The reader takes a plain function for its clock, so it reads the system's wall
         // clock; the bridge moves its beat times onto hub time.
@@ -133,7 +140,7 @@ impl StrapRoom {
         match StrapReader::start(config).await {
             Ok((reader, events)) => {
                 tracing::info!("reading Bluetooth LE heart-rate straps");
-                let room = Arc::new(StrapRoom::with(Availability::On, org_secret));
+                let room = Arc::new(StrapRoom::with(Availability::On, org_secret, relays));
                 *room.reader_slot() = Some(reader);
                 tokio::spawn(bridge(
                     room.clone(),
@@ -148,12 +155,13 @@ impl StrapRoom {
                 Arc::new(StrapRoom::with(
                     Availability::Unavailable(error.to_string()),
                     org_secret,
+                    relays,
                 ))
             }
         }
     }
 
-    fn with(availability: Availability, org_secret: &OrgSecret) -> StrapRoom {
+    fn with(availability: Availability, org_secret: &OrgSecret, relays: Arc<Relays>) -> StrapRoom {
         StrapRoom {
             registry: Mutex::new(Registry {
                 availability,
@@ -165,7 +173,13 @@ impl StrapRoom {
                 by_strap: BTreeMap::new(),
             }),
             adapters: Mutex::new(AdapterRoster::default()),
+            relays,
         }
+    }
+
+    /// The relays whose straps this room lists.
+    pub fn relays(&self) -> &Arc<Relays> {
+        &self.relays
     }
 
     /// The code this room shows for `strap` (given on first sight, unique in the room).
@@ -181,7 +195,7 @@ impl StrapRoom {
         let strap = StrapId::new(id);
         self.snapshot()
             .iter()
-            .any(|status| status.id == strap)
+            .any(|(status, _)| status.id == strap)
             .then(|| self.code_of(&strap))
     }
 
@@ -198,12 +212,30 @@ impl StrapRoom {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Every strap seen since the start (none without Bluetooth), ordered by id.
-    fn snapshot(&self) -> Vec<StrapStatus> {
-        self.reader_slot()
+    /// Every strap seen since the start (none without Bluetooth), ordered by id, then every
+    /// relay's straps as each relay reported them last, by relay.
+    fn snapshot(&self) -> Vec<Listed> {
+        let own = self
+            .reader_slot()
             .as_ref()
             .map(StrapReader::straps)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.with_relay_straps(own)
+    }
+
+    /// The hub's own straps (`via` none) followed by every relay's.
+    fn with_relay_straps(&self, own: Vec<StrapStatus>) -> Vec<Listed> {
+        let mut straps: Vec<Listed> = own.into_iter().map(|status| (status, None)).collect();
+        straps.extend(
+            self.relays
+                .straps()
+                .into_iter()
+                .map(|(relay, connected, strap)| {
+                    let status = convert::relay_strap_status(&relay, connected, &strap);
+                    (status, Some(relay))
+                }),
+        );
+        straps
     }
 
     /// Everything the reader knows now: adapters, straps and advice (empty without Bluetooth).
@@ -244,28 +276,32 @@ impl StrapRoom {
     ) -> StrapList {
         let ReaderSnapshot {
             adapters,
-            straps,
+            straps: own,
             advice,
         } = self.reader_snapshot();
         let adapters = self.roster().list(&adapters);
+        let straps = self.with_relay_straps(own);
         let codes: Vec<String> = straps
             .iter()
-            .map(|status| self.code_of(&status.id))
+            .map(|(status, _)| self.code_of(&status.id))
             .collect();
         let registry = self.lock();
-        let reason = Self::unavailable_reason(&registry);
+        // Straps from relays are straps too: a hub without Bluetooth of its own still lists
+        // and assigns them.
+        let has_relay_straps = straps.iter().any(|(_, via)| via.is_some());
+        let reason = Self::unavailable_reason(&registry).filter(|_| !has_relay_straps);
         StrapList {
             available: reason.is_none(),
             reason,
             straps: straps
                 .iter()
                 .zip(&codes)
-                .map(|(status, code)| {
+                .map(|((status, via), code)| {
                     let assignment = registry
                         .assignments
                         .get(&status.id)
                         .map(|assignment| (assignment.label.clone(), slot_of(code)));
-                    convert::strap(status, code, assignment, claimers_of(code))
+                    convert::strap(status, code, assignment, claimers_of(code), via.clone())
                 })
                 .collect(),
             adapters,
@@ -277,8 +313,8 @@ impl StrapRoom {
     pub fn battery_of_code(&self, code: &str) -> Option<u8> {
         self.snapshot()
             .into_iter()
-            .find(|status| self.code_of(&status.id) == code)
-            .and_then(|status| status.battery_pct)
+            .find(|(status, _)| self.code_of(&status.id) == code)
+            .and_then(|(status, _)| status.battery_pct)
     }
 
     /// `POST /api/straps/{id}/assign`: the strap's wearer joins the room as a participant.
@@ -291,13 +327,17 @@ impl StrapRoom {
         engine: &EngineHandle,
     ) -> Result<Strap, AssignError> {
         let strap_id = StrapId::new(id);
-        let status = self
+        let listed = self
             .snapshot()
             .into_iter()
-            .find(|status| status.id == strap_id);
+            .find(|(status, _)| status.id == strap_id);
+        let via = listed.as_ref().and_then(|(_, via)| via.clone());
+        let status = listed.map(|(status, _)| status);
         let (code, model) = {
             let mut registry = self.lock();
-            if let Some(reason) = Self::unavailable_reason(&registry) {
+            if via.is_none()
+                && let Some(reason) = Self::unavailable_reason(&registry)
+            {
                 return Err(AssignError::Unavailable(reason));
             }
             let status = status
@@ -327,6 +367,16 @@ impl StrapRoom {
         });
         // Each assignment is a different wearer, so a fresh pseudonym (never the strap's address).
         let pseudonym = org_secret.pseudonym(&format!("strap-wearer:{}", uuid::Uuid::new_v4()));
+        // A relay's strap answers through its relay: `rr_ack` becomes `relay_ack`.
+        let peer = via.as_ref().and_then(|relay| {
+            let (_, strap) = split_hub_strap_id(id)?;
+            let peer: Arc<dyn Peer> = Arc::new(RelayStrapPeer {
+                relays: self.relays.clone(),
+                relay: relay.clone(),
+                strap: strap.to_owned(),
+            });
+            Some(peer)
+        });
         let (reply, answer) = oneshot::channel();
         let sent = engine
             .inputs
@@ -335,6 +385,7 @@ impl StrapRoom {
                 code: code.clone(),
                 pseudonym,
                 join: convert::join_fields(&join),
+                peer,
                 reply,
             })
             .await;
@@ -352,6 +403,7 @@ impl StrapRoom {
             &code,
             Some((request.label, None)),
             Vec::new(),
+            via,
         ))
     }
 
@@ -377,6 +429,11 @@ impl StrapRoom {
         if let Some(reader) = reader {
             reader.shutdown().await;
         }
+    }
+
+    /// The connection of the wearer of relay `relay`'s strap `strap`, if it is assigned.
+    pub fn relay_strap_conn(&self, relay: &str, strap: &str) -> Option<ConnId> {
+        self.assigned_conn(&StrapId::new(hub_strap_id(relay, strap)))
     }
 
     fn assigned_conn(&self, strap: &StrapId) -> Option<ConnId> {

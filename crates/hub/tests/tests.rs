@@ -12,6 +12,7 @@ mod crowd;
 mod faults;
 mod mdns;
 mod me_report;
+mod relay;
 mod report;
 mod research;
 mod rest;

@@ -56,6 +56,10 @@ pub enum Role {
     /// A projector or console view: receives broadcasts and `room_snapshot`, sends only
     /// `time_sync`.
     Display,
+    /// A relay (`synchub relay`): another computer that reads straps and forwards them. Only
+    /// on `/ws`; it speaks the relay events (`relay.rs`) and authenticates with its relay
+    /// token in `relay_hello`, not with the room code.
+    Relay,
 }
 
 /// The handshake fields. Every field is optional; `""` counts as absent (the original server
@@ -105,6 +109,7 @@ impl Role {
         match self {
             Role::Participant => "participant",
             Role::Display => "display",
+            Role::Relay => "relay",
         }
     }
 }
@@ -234,13 +239,14 @@ fn role_from_wire(text: &str) -> Option<Role> {
     match text {
         "participant" | "" => Some(Role::Participant),
         "display" => Some(Role::Display),
+        "relay" => Some(Role::Relay),
         _ => None,
     }
 }
 
 fn role_error() -> DecodeErrorKind {
     DecodeErrorKind::InvalidValue {
-        allowed: "\"participant\" or \"display\"",
+        allowed: "\"participant\", \"display\" or \"relay\"",
     }
 }
 

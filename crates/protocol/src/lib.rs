@@ -76,6 +76,7 @@ mod handshake;
 mod hub;
 mod json;
 pub mod limits;
+pub mod relay;
 pub mod rest;
 pub mod schema;
 

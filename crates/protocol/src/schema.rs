@@ -23,12 +23,16 @@ use crate::hub::{
     ErrorEvent, GroupMetricsUpdate, Pacer, ParticipantUpdate, PersonalFeedback, PhaseChanged,
     RoomSnapshot, RrAck, SessionComplete, SessionJoined, StrapClaim, TimeSyncReply,
 };
+use crate::relay::{
+    RelayAck, RelayBeats, RelayHello, RelayRetry, RelayStraps, RelayTimeSync, RelayWelcome,
+};
 use crate::rest::{
     AdminTokenBody, ApiErrorBody, ErasureBody, Health, HubInfo, LegacyErrorBody, PacerRequest,
     ParticipantExportBody, ParticipantList, ParticipantReportBody, ResearchExportBody,
     ResearchStatsBody, Schedule, SessionCommandBody, SessionInfo, SessionList, Strap,
     StrapAssignRequest, StrapList, SyncSettingsRequest, SyncStatus,
 };
+use crate::rest::{RelayCreateRequest, RelayCreated, RelayList};
 
 /// One generated schema and the file it belongs in.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +98,24 @@ fn hub_event<T: JsonSchema>(event: &str, audience: &str, note: &str) -> SchemaFi
     )
 }
 
+/// `relay.<event>.json`: what a relay sends as `event`'s data.
+fn relay_event<T: JsonSchema>(event: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Accepted,
+        format!("relay.{event}.json"),
+        format!("Relay → hub `{event}` data."),
+    )
+}
+
+/// `hub.<event>.json` for the relay link: what the hub sends a relay.
+fn hub_to_relay<T: JsonSchema>(event: &str) -> SchemaFile {
+    schema_file::<T>(
+        Direction::Emitted,
+        format!("hub.{event}.json"),
+        format!("Hub → relay `{event}` data."),
+    )
+}
+
 /// `rest.<body>.json`: an HTTP request body the hub reads.
 fn rest_request<T: JsonSchema>(body: &str, description: &str) -> SchemaFile {
     schema_file::<T>(
@@ -153,6 +175,13 @@ pub fn schema_files() -> Vec<SchemaFile> {
         hub_event::<ErrorEvent>("error", "client", ""),
         hub_event::<RoomSnapshot>("room_snapshot", "display", ""),
         hub_event::<StrapClaim>("strap_claim", "client", ""),
+        relay_event::<RelayHello>("relay_hello"),
+        relay_event::<RelayStraps>("relay_straps"),
+        relay_event::<RelayBeats>("relay_beats"),
+        relay_event::<RelayTimeSync>("time_sync"),
+        hub_to_relay::<RelayWelcome>("relay_welcome"),
+        hub_to_relay::<RelayAck>("relay_ack"),
+        hub_to_relay::<RelayRetry>("relay_retry"),
         rest_reply::<Health>("health", "GET /health response."),
         rest_reply::<SessionInfo>(
             "session_info",
@@ -208,6 +237,15 @@ pub fn schema_files() -> Vec<SchemaFile> {
             "strap",
             "POST /api/straps/{id}/assign response (facilitator): the strap, now assigned.",
         ),
+        rest_request::<RelayCreateRequest>(
+            "relay_create",
+            "POST /api/relays request body (facilitator).",
+        ),
+        rest_reply::<RelayCreated>(
+            "relay_created",
+            "POST /api/relays response (facilitator, status 201): the relay's token, shown once, and the command to run on the relay's computer.",
+        ),
+        rest_reply::<RelayList>("relay_list", "GET /api/relays response (facilitator)."),
         rest_reply::<ResearchStatsBody>(
             "research_stats",
             "GET /api/research/stats response (original shape).",

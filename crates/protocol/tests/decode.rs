@@ -302,7 +302,7 @@ fn bad_inputs_are_refused_with_a_message_naming_event_and_field() {
         ),
         (
             frame("hello", json!({"role": "admin"})),
-            "hello: field `role`: invalid value (allowed: \"participant\" or \"display\")".into(),
+            "hello: field `role`: invalid value (allowed: \"participant\", \"display\" or \"relay\")".into(),
         ),
         (
             frame("leave_session", json!("bye")),

@@ -16,6 +16,8 @@ import type { AdminTokenBody } from "../generated/rest.admin_token";
 import type { StrapAssignRequest } from "../generated/rest.strap_assign";
 import type { Strap } from "../generated/rest.strap";
 import type { StrapList } from "../generated/rest.strap_list";
+import type { RelayCreated } from "../generated/rest.relay_created";
+import type { RelayList } from "../generated/rest.relay_list";
 import type { SyncSettingsRequest } from "../generated/rest.sync_settings";
 import type { SyncStatus } from "../generated/rest.sync_status";
 
@@ -126,6 +128,20 @@ export class HubApi {
 
   straps(): Promise<StrapList> {
     return this.request("GET", "/api/straps");
+  }
+
+  relays(): Promise<RelayList> {
+    return this.request("GET", "/api/relays");
+  }
+
+  /** Creates a relay's token (201): shown once, with the command to run on the relay. */
+  addRelay(name: string): Promise<RelayCreated> {
+    return this.request("POST", "/api/relays", { name });
+  }
+
+  /** Revokes a relay's token (204, no body); a connected relay is dropped. */
+  revokeRelay(name: string): Promise<void> {
+    return this.request("DELETE", `/api/relays/${encodeURIComponent(name)}`);
   }
 
   assignStrap(id: string, assignment: StrapAssignRequest): Promise<Strap> {

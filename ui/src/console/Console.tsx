@@ -11,8 +11,9 @@ import { JoinCard } from "./JoinCard";
 import { GroupFigures } from "./GroupFigures";
 import { CoherenceChart } from "./CoherenceChart";
 import { Participants } from "./Participants";
-import { Straps, useStrapList } from "./Straps";
 import { Readers } from "./Readers";
+import { Relays } from "./Relays";
+import { Straps, useStrapList } from "./Straps";
 import { PacerControl } from "./PacerControl";
 import { ScheduleForm } from "./ScheduleForm";
 import { Projector } from "./Projector";
@@ -65,6 +66,7 @@ export function Console(props: { api: HubApi; hub: HubInfo; onUnauthorized: () =
           <JoinCard hub={hub} />
           <Straps api={api} straps={straps} />
           <Readers straps={straps} />
+          <Relays api={api} />
           <PacerControl api={api} pacer={live.pacer} />
           {api.backend.canProject && <Projector api={api} />}
           <ScheduleForm api={api} schedule={hub.schedule} onSaved={hubInfo.refresh} />

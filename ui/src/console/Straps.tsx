@@ -55,7 +55,7 @@ function StrapRow(props: { api: HubApi; strap: Strap; onChanged: () => void }) {
     <li class={`strap strap-${strap.state}`}>
       <div class="strap-head">
         <span class="strap-code big-code" title="Code for the join page">{strap.code}</span>
-        <span class="strap-name">{title}{strap.manufacturer ? <span class="faint"> · {strap.manufacturer}</span> : null}</span>
+        <span class="strap-name">{title}{strap.manufacturer ? <span class="faint"> · {strap.manufacturer}</span> : null}{strap.via ? <span class="faint"> · via {strap.via}</span> : null}</span>
       </div>
       <p class="strap-facts">
         <span class={`state state-${strap.state}`}>{strapStateLabel(strap.state)}</span>

@@ -7,7 +7,7 @@
  * This interface was referenced by `Handshake`'s JSON-Schema
  * via the `definition` "Role".
  */
-export type Role = "participant" | "display";
+export type Role = "participant" | "display" | "relay";
 
 /**
  * Handshake: Socket.IO `auth`, the `hello` event's data on /ws, or the /ws query string.
@@ -28,7 +28,7 @@ export interface Handshake {
   /**
    * `participant` (default) or `display`.
    */
-  role?: "participant" | "display";
+  role?: "participant" | "display" | "relay";
   /**
    * The short code shown on the projector; required when the hub is configured with one.
    * At most 16 bytes.

@@ -155,6 +155,11 @@ export interface Strap {
    */
   smoothedRrWarning?: string | null;
   state: StrapState;
+  /**
+   * The relay (`synchub relay`) that reads this strap, by the name it was given in
+   * `POST /api/relays`; absent for a strap the hub reads itself.
+   */
+  via?: string | null;
 }
 /**
  * The participant a strap is assigned to.

@@ -42,6 +42,12 @@ pub enum Command {
     /// Bluetooth LE heart-rate straps: decode a strap's bytes, or list the straps nearby.
     #[command(subcommand)]
     Ble(super::ble::BleCommand),
+    /// Read straps on this computer and forward them to a hub: for the straps one computer
+    /// cannot hold. Needs a relay token from the hub's console (Relays → Add a relay).
+    ///
+    /// Prints `synchub relay <name> connected to <hub>` each time the hub welcomes it, and its
+    /// state (link, straps, queue) every `--status-secs`. Stops on Ctrl-C or SIGTERM.
+    Relay(super::relay::RelayArgs),
     /// The facilitator's admin token: where it is kept, or `--rotate` to replace it (a running
     /// hub refuses the old one at once).
     AdminToken(super::admin_token::AdminTokenArgs),
@@ -58,6 +64,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging();
             let config = crate::config::HubConfig::resolve(&args)?;
             runtime()?.block_on(super::serve::run(config))
+        }
+        Command::Relay(args) => {
+            init_logging();
+            runtime()?.block_on(super::relay::run(args))
         }
         Command::Research(command) => super::research::run(command),
         Command::Ble(command) => super::ble::run(command),

@@ -9,6 +9,7 @@ pub mod cli;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod recording;
+pub mod relay;
 pub mod report;
 pub mod research;
 pub mod serve;

@@ -26,7 +26,9 @@ pub use rest::{
     live_session_info, participant_summary, schedule_from_wire, schedule_to_wire,
     stored_session_info,
 };
-pub use straps::{bluetooth_adapter, strap, strap_beats};
+pub use straps::{
+    bluetooth_adapter, relay_beats, relay_strap, relay_strap_status, strap, strap_beats,
+};
 
 /// Epoch milliseconds as the wire's unsigned integers (instants before 1970 do not occur).
 pub fn wire_ms(ms: i64) -> u64 {

@@ -10,6 +10,7 @@ pub fn strap(
     code: &str,
     assignment: Option<(String, Option<u32>)>,
     claimed_by: Vec<u32>,
+    via: Option<String>,
 ) -> rest::Strap {
     rest::Strap {
         id: status.id.as_str().to_owned(),
@@ -37,6 +38,80 @@ pub fn strap(
         smoothed_rr_warning: status.smoothed_rr_warning.clone(),
         assigned: assignment.map(|(label, slot)| rest::StrapAssignment { label, slot }),
         claimed_by,
+        via,
+    }
+}
+
+/// A relay's strap as the room lists it, with its hub id `<strap>@<relay>`. While the relay is
+/// not connected its straps show as reconnecting: their beats wait in the relay's queue.
+pub fn relay_strap_status(
+    relay: &str,
+    relay_connected: bool,
+    strap: &synchub_protocol::relay::RelayStrap,
+) -> synchub_ble::StrapStatus {
+    use synchub_ble::StrapState as Reader;
+    let state = match strap.state {
+        _ if !relay_connected => Reader::Reconnecting,
+        rest::StrapState::Discovered => Reader::Discovered,
+        rest::StrapState::Connected => Reader::Connected,
+        rest::StrapState::NoContact => Reader::NoContact,
+        rest::StrapState::Reconnecting => Reader::Reconnecting,
+        rest::StrapState::NoFreeConnection => Reader::NoFreeConnection,
+    };
+    synchub_ble::StrapStatus {
+        id: synchub_ble::StrapId::new(crate::relays::hub_strap_id(relay, &strap.id)),
+        // Never shown: the room shows its own keyed code.
+        code: String::new(),
+        name: strap.name.clone(),
+        model: strap.model.clone(),
+        manufacturer: strap.manufacturer.clone(),
+        state,
+        adapter: None,
+        heard_by: Vec::new(),
+        rssi: strap.rssi,
+        battery_pct: strap.battery_pct,
+        battery_low: strap.battery_low,
+        heart_rate_bpm: strap.heart_rate_bpm,
+        body_location: None,
+        smoothed_rr_warning: strap.smoothed_rr_warning.clone(),
+        connection_problem: strap.connection_problem.clone(),
+        last_seen_ms: 0,
+    }
+}
+
+/// A relay reader's strap for the relay link: what the hub lists of it.
+pub fn relay_strap(status: &synchub_ble::StrapStatus) -> synchub_protocol::relay::RelayStrap {
+    use synchub_ble::StrapState as Reader;
+    synchub_protocol::relay::RelayStrap {
+        id: status.id.as_str().to_owned(),
+        name: status.name.clone(),
+        model: status.model.clone(),
+        manufacturer: status.manufacturer.clone(),
+        state: match status.state {
+            Reader::Discovered => rest::StrapState::Discovered,
+            Reader::NoFreeConnection => rest::StrapState::NoFreeConnection,
+            Reader::Connected => rest::StrapState::Connected,
+            Reader::NoContact => rest::StrapState::NoContact,
+            Reader::Reconnecting => rest::StrapState::Reconnecting,
+        },
+        adapter: status.adapter.as_ref().map(ToString::to_string),
+        rssi: status.rssi,
+        battery_pct: status.battery_pct,
+        battery_low: status.battery_low,
+        heart_rate_bpm: status.heart_rate_bpm,
+        smoothed_rr_warning: status.smoothed_rr_warning.clone(),
+        connection_problem: status.connection_problem.clone(),
+    }
+}
+
+/// A relay's batch as the engine task's beats input: times already on the hub's clock (the
+/// relay converted them with its `time_sync` offset), and the relay's `seq`, by which a batch
+/// sent again is stored once.
+pub fn relay_beats(batch: &synchub_protocol::relay::RelayBatch) -> domain::RrBatch {
+    domain::RrBatch {
+        rr_ms: batch.rr.clone(),
+        ended_at_client_ms: batch.ended_at,
+        seq: Some(batch.seq),
     }
 }
 

@@ -114,13 +114,17 @@ pub enum Input {
         slot: u32,
         reply: oneshot::Sender<bool>,
     },
-    /// A hub-read strap was assigned to a wearer: `conn` is its connection from now on, and
-    /// its beats arrive as [`ClientInput::Beats`] from that connection.
+    /// A strap (read by the hub or by a relay) was assigned to a wearer: `conn` is its
+    /// connection from now on, and its beats arrive as [`ClientInput::Beats`] from that
+    /// connection.
     StrapAssigned {
         conn: ConnId,
         code: String,
         pseudonym: String,
         join: JoinFields,
+        /// Who hears what the wearer is sent: nobody for a strap the hub reads itself
+        /// (`None`); for a relay's strap, the relay (its `rr_ack`s become `relay_ack`s).
+        peer: Option<Arc<dyn Peer>>,
         /// Answered once the wearer's connection exists (and joined, with a session running).
         reply: oneshot::Sender<()>,
     },

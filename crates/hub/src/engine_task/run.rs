@@ -171,9 +171,10 @@ impl EngineTask {
                 code,
                 pseudonym,
                 join,
+                peer,
                 reply,
             } => {
-                self.strap_assigned(conn, code, pseudonym, join);
+                self.strap_assigned(conn, code, pseudonym, join, peer);
                 let _ = reply.send(());
             }
             Input::StrapReleased { conn } => self.strap_released(conn),

@@ -1,4 +1,4 @@
-//! Hub-read straps inside the engine task. A strap assigned to a wearer becomes a connection
+//! Hub-read and relay straps inside the engine task. A strap assigned to a wearer becomes a connection
 //! like a phone's, with no socket behind it: its beats arrive as the same beats input from that
 //! connection, so the engine treats them exactly like a phone's (`coherence.md` §7 happens
 //! before, in the BLE bridge). Phones or browsers that `claim_strap` its code receive the
@@ -52,11 +52,12 @@ impl EngineTask {
         code: String,
         pseudonym: String,
         join: JoinFields,
+        peer: Option<Arc<dyn Peer>>,
     ) {
         self.conns.insert(
             conn,
             Conn {
-                peer: Arc::new(NoSocket),
+                peer: peer.unwrap_or_else(|| Arc::new(NoSocket)),
                 role: Role::Participant,
                 pseudonym,
                 resume_token: None,

@@ -17,12 +17,15 @@ pub mod listen;
 pub mod me;
 pub mod me_report;
 pub mod origin;
+pub mod relay_link;
+pub mod relays;
 pub mod report;
 pub mod rest;
 pub mod socketio;
 pub mod static_files;
 pub mod straps;
 pub mod ws;
+pub(crate) mod ws_reader;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -160,6 +163,8 @@ pub fn app(state: AppState) -> Router {
             "/api/straps/{id}/claims/{slot}",
             axum::routing::delete(straps::revoke_claim),
         )
+        .route("/api/relays", get(relays::list).post(relays::create))
+        .route("/api/relays/{name}", axum::routing::delete(relays::revoke))
         .route("/api/sessions", post(rest::start_session))
         .route("/api/sessions/{id}/advance", post(rest::advance_session))
         .route("/api/sessions/{id}/end", post(rest::end_session))

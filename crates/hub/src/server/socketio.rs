@@ -252,6 +252,14 @@ fn on_connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
         Ok(handshake) => handshake,
         Err(error) => return refuse(error.to_error_event()),
     };
+    if handshake.role == Role::Relay {
+        return refuse(ErrorEvent {
+            code: ErrorCode::NotAllowed,
+            message:
+                "a relay connects over /ws (ws://<hub>/ws?role=relay&protocol=2), not Socket.IO"
+                    .to_owned(),
+        });
+    }
     let ip = client_ip(&socket.req_parts().extensions);
     // The original server fell back to the socket id when a client sent no `userId`.
     let fallback_user_id = format!("socketio-{}", socket.id);

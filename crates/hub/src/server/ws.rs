@@ -10,20 +10,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
 use synchub_protocol::limits::MAX_FRAME_BYTES;
-use synchub_protocol::{
-    ClientEvent, DecodeError, ErrorCode, ErrorEvent, Handshake, HubEvent, Role,
-};
+use synchub_protocol::{ClientEvent, DecodeError, ErrorEvent, Handshake, Role};
 use tokio::sync::{mpsc, oneshot};
 
 use super::edge::{OUTBOX_CAPACITY, Routed, admit, check_inbound, route, too_many_displays};
 use super::guards::RateLimit;
 use super::listen::HeldPermit;
+use super::ws_reader::{Reader, WsOut, send_error};
 use super::{AppState, client_ip};
 use crate::encoded::Encoded;
 use crate::engine_task::Input;
@@ -58,14 +57,6 @@ const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// reserved for every connection up front: 10 000 phones held 1.2 GiB of buffers for frames
 /// that are a few hundred bytes. The buffer still grows on demand up to [`MAX_READ_BYTES`].
 const READ_BUFFER_BYTES: usize = 4 * 1024;
-
-/// What a `/ws` connection's writer task receives.
-#[derive(Debug, Clone)]
-enum WsOut {
-    Text(Utf8Bytes),
-    /// Send a close frame and end the connection (wrong room code, shutdown, slow client).
-    Close,
-}
 
 /// The engine task's way to one `/ws` connection: its bounded outbox.
 #[derive(Debug)]
@@ -173,14 +164,6 @@ async fn write(
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
 }
 
-/// Sends an error straight from the edge (not through the engine).
-fn send_error(state: &AppState, outbox: &mpsc::Sender<WsOut>, error: ErrorEvent) {
-    state.metrics.count_error(error.code);
-    let encoded = Encoded::new(&HubEvent::Error(error));
-    // A client too slow to take its error message loses it; the engine closes slow clients.
-    let _ = outbox.try_send(WsOut::Text(encoded.frame.clone()));
-}
-
 fn decode(message: &Message, limit: &mut RateLimit) -> Option<Result<ClientEvent, ErrorEvent>> {
     let (len, result): (usize, Box<dyn FnOnce() -> Result<ClientEvent, DecodeError>>) =
         match message {
@@ -200,52 +183,7 @@ fn decode(message: &Message, limit: &mut RateLimit) -> Option<Result<ClientEvent
     Some(result().map_err(|error| error.to_error_event()))
 }
 
-/// A connection's reading side: the socket's stream, the outbox to answer through, and the
-/// writer's end (a stuck write ends the reader as well).
-struct Reader<'a> {
-    state: &'a AppState,
-    conn: ConnId,
-    stream: &'a mut futures_util::stream::SplitStream<WebSocket>,
-    outbox: &'a mpsc::Sender<WsOut>,
-    writer_gone: oneshot::Receiver<()>,
-}
-
 impl Reader<'_> {
-    /// The next message, waiting until `deadline`; `None` when the connection is over (closed,
-    /// reset, silent past the deadline, its writer gone, or a frame over the limit — answered
-    /// `too_large` and closed).
-    async fn next(&mut self, deadline: tokio::time::Instant) -> Option<Message> {
-        let received = tokio::select! {
-            received = tokio::time::timeout_at(deadline, self.stream.next()) => received,
-            _ = &mut self.writer_gone => return None,
-        };
-        match received {
-            Err(_) => {
-                Metrics::increment(&self.state.metrics.timeouts);
-                let _ = self.outbox.try_send(WsOut::Close);
-                None
-            }
-            Ok(None | Some(Ok(Message::Close(_)))) => None,
-            Ok(Some(Ok(message))) => Some(message),
-            Ok(Some(Err(error))) => {
-                if let Some(size) = announced_too_large(error) {
-                    send_error(
-                        self.state,
-                        self.outbox,
-                        ErrorEvent {
-                            code: ErrorCode::TooLarge,
-                            message: format!(
-                                "a frame of {size} bytes is over the {MAX_FRAME_BYTES}-byte limit; the connection closes"
-                            ),
-                        },
-                    );
-                    let _ = self.outbox.try_send(WsOut::Close);
-                }
-                None
-            }
-        }
-    }
-
     async fn run(mut self, ip: IpAddr, query: Option<&str>) {
         let state = self.state;
         let conn = self.conn;
@@ -282,6 +220,11 @@ impl Reader<'_> {
                 }
             }
         };
+        if handshake.role == Role::Relay {
+            // A relay authenticates with its token, not the room code (`relay_link`).
+            super::relay_link::serve(self, ip).await;
+            return;
+        }
         let fallback_user_id = format!("ws-connection-{}", uuid::Uuid::new_v4());
         let identity = match admit(state, &handshake, ip, &fallback_user_id) {
             Ok(identity) => identity,
@@ -302,7 +245,7 @@ impl Reader<'_> {
                     return;
                 }
             },
-            Role::Participant => None,
+            Role::Participant | Role::Relay => None,
         };
         let inputs = &state.engine.inputs;
         let opened = Input::Open {
@@ -336,20 +279,6 @@ impl Reader<'_> {
             }
         }
         let _ = inputs.send(Input::Closed { conn }).await;
-    }
-}
-
-/// The announced size of a frame the WebSocket library refused from its header as over the
-/// limit; `None` for any other read error. axum's error wraps the library's (the version axum
-/// uses, which `tungstenite` in Cargo.toml must match; the oversized-frame test catches a
-/// mismatch).
-fn announced_too_large(error: axum::Error) -> Option<usize> {
-    match error.into_inner().downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
-            size,
-            ..
-        })) => Some(*size),
-        _ => None,
     }
 }
 

@@ -6,9 +6,9 @@
 //!
 //! One file per part of the API: `sessions` (the session endpoints and the
 //! schedule), `settings` (the hub, its central sync and the pacer), `room` (participants and
-//! straps), `readers` (what reads the straps: the hub's Bluetooth adapters), `research`
-//! (statistics, exports and erasure), `report` (the participant's own report). Everything is
-//! re-exported here, so a body is always
+//! straps), `readers` (what reads the straps: the hub's Bluetooth adapters), `relays` (relays
+//! and their tokens), `research` (statistics, exports and erasure), `report` (the
+//! participant's own report). Everything is re-exported here, so a body is always
 //! `synchub_protocol::rest::Name`.
 //!
 //! Two error shapes exist, on purpose:
@@ -18,6 +18,7 @@
 //!   read `error` as a string.
 
 mod readers;
+mod relays;
 mod report;
 mod research;
 mod room;
@@ -25,6 +26,7 @@ mod sessions;
 mod settings;
 
 pub use readers::BluetoothAdapter;
+pub use relays::{MAX_RELAY_NAME_BYTES, RelayCreateRequest, RelayCreated, RelayInfo, RelayList};
 pub use report::{
     ChangeValues, ChangeWindow, ChangeWindowKind, CurvePoint, MissingChange, ParticipantChange,
     ParticipantReportBody, ReportPhase, RoomMedianPoint,

@@ -127,6 +127,10 @@ pub struct Strap {
     /// (`DELETE /api/straps/{id}/claims/{slot}`). Absent when nobody claimed it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claimed_by: Vec<u32>,
+    /// The relay (`synchub relay`) that reads this strap, by the name it was given in
+    /// `POST /api/relays`; absent for a strap the hub reads itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// `GET /api/straps` (facilitator).
