@@ -15,6 +15,7 @@ mod report;
 mod research;
 mod rest;
 mod resume;
+mod session_reports;
 mod shutdown;
 mod socketio;
 mod store_repair;

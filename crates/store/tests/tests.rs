@@ -12,4 +12,5 @@ mod export;
 mod migrations;
 mod privacy;
 mod recovery;
+mod session_reports;
 mod writer;
