@@ -63,9 +63,15 @@ fn strength(a: usize, b: usize, secs: i64) -> f64 {
 fn write_a_settling_session(data_dir: &DataDir) -> SessionId {
     let store = Store::open(data_dir, WriterConfig::default()).expect("the store opens");
     let secret = data_dir.org_secret().expect("the organisation secret");
-    let session_id = SessionId(uuid::Uuid::from_u128(0x0193_a5c4_7d2e_7b3a_9f10_2c4d_5e6f_7a8b));
+    let session_id = SessionId(uuid::Uuid::from_u128(
+        0x0193_a5c4_7d2e_7b3a_9f10_2c4d_5e6f_7a8b,
+    ));
     let ids: Vec<ParticipantId> = (0..PEOPLE)
-        .map(|index| ParticipantId(uuid::Uuid::from_u128(0xa11c_e000_0000_7000_8000 + index as u128)))
+        .map(|index| {
+            ParticipantId(uuid::Uuid::from_u128(
+                0xa11c_e000_0000_7000_8000 + index as u128,
+            ))
+        })
         .collect();
     let mut records = vec![Record::SessionOpened(SessionRow {
         session_id,
@@ -80,7 +86,11 @@ fn write_a_settling_session(data_dir: &DataDir) -> SessionId {
     for (phase, start_secs, length_secs) in [
         (Phase::Preparation, 0, PREPARATION_SECS),
         (Phase::Active, PREPARATION_SECS, ACTIVE_SECS),
-        (Phase::Integration, PREPARATION_SECS + ACTIVE_SECS, INTEGRATION_SECS),
+        (
+            Phase::Integration,
+            PREPARATION_SECS + ACTIVE_SECS,
+            INTEGRATION_SECS,
+        ),
     ] {
         records.push(Record::PhaseChanged {
             session_id,
@@ -324,7 +334,10 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
     assert_eq!(summary["report_schema"], "synchub-report/1");
     assert_eq!(summary["algorithms"], synchub_hrv::ALGORITHM);
     // Every one of the five rose: p is exact for 5 pairs, all ranks positive.
-    assert!(summary["median_change"].as_f64().unwrap() > 20.0, "{summary}");
+    assert!(
+        summary["median_change"].as_f64().unwrap() > 20.0,
+        "{summary}"
+    );
     assert_eq!(summary["effect_size"].as_f64(), Some(1.0));
     assert_eq!(summary["p_value"].as_f64(), Some(0.0625));
 
@@ -333,9 +346,10 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
     let consented = synchub::session_reports::build_consented(&database_path, session_id)
         .expect("the consented report builds");
     assert_eq!(consented.to_json(), stored);
-    let everyone = synchub::report::build(&database_path, synchub::report::Which::Id(session_id), None)
-        .expect("the full report builds")
-        .1;
+    let everyone =
+        synchub::report::build(&database_path, synchub::report::Which::Id(session_id), None)
+            .expect("the full report builds")
+            .1;
     assert_eq!(everyone.overview.participants.joined, 6);
     assert_ne!(
         everyone.change.coherence.median_change,
@@ -350,7 +364,10 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
     let log = sync(dir.path(), &central.url);
     assert!(!log.contains("stored the consented report"), "{log}");
     assert!(log.contains("pushed 0 rows"), "{log}");
-    assert_eq!(central.count("SELECT count(*) FROM session_reports").await, 1);
+    assert_eq!(
+        central.count("SELECT count(*) FROM session_reports").await,
+        1
+    );
     assert_eq!(summaries(&central).await.len(), 1);
 
     // The researcher's export carries the summary, in every format.
@@ -371,10 +388,9 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let manifest: Value = serde_json::from_slice(
-            &std::fs::read(out.join(format).join("manifest.json")).unwrap(),
-        )
-        .unwrap();
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(out.join(format).join("manifest.json")).unwrap())
+                .unwrap();
         let file = manifest["files"]
             .as_array()
             .unwrap()
@@ -390,7 +406,12 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
     .unwrap();
     assert_eq!(exported[0]["session_id"], session_id.0.to_string());
     assert_eq!(exported[0]["n"].as_i64(), Some(5));
-    for column in ["p_value", "median_change", "effect_size", "synchrony_share_above_surrogate"] {
+    for column in [
+        "p_value",
+        "median_change",
+        "effect_size",
+        "synchrony_share_above_surrogate",
+    ] {
         assert_eq!(
             exported[0][column].as_f64(),
             summary[column].as_f64(),
@@ -412,13 +433,20 @@ async fn a_session_summary_reaches_the_central_view_once_with_the_reports_figure
         "--pseudonym",
         &pseudonym,
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let log = sync(dir.path(), &central.url);
     assert!(
         log.contains("stored the consented report of 1 ended session"),
         "{log}"
     );
-    assert_eq!(central.count("SELECT count(*) FROM session_reports").await, 1);
+    assert_eq!(
+        central.count("SELECT count(*) FROM session_reports").await,
+        1
+    );
     let rows = summaries(&central).await;
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["participants"], 4);
@@ -468,7 +496,10 @@ async fn a_hub_keeps_the_consented_report_of_a_session_when_it_ends() {
     // Stored already: `synchub sync` builds nothing more and sends it.
     let log = sync(dir.path(), &central.url);
     assert!(!log.contains("stored the consented report"), "{log}");
-    assert_eq!(central.count("SELECT count(*) FROM session_reports").await, 1);
+    assert_eq!(
+        central.count("SELECT count(*) FROM session_reports").await,
+        1
+    );
     assert_eq!(
         central
             .count("SELECT count(*) FROM research.session_summary WHERE participants = 1")

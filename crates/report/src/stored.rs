@@ -36,9 +36,7 @@ impl Report {
             end_window: windows.map(|windows| snake_case(&windows.end.kind)),
             coherence: summary(&self.change.coherence),
             synchrony: summary(&self.change.synchrony),
-            synchrony_active_share_above_surrogate: self
-                .synchrony
-                .active_share_above_surrogate_p95,
+            synchrony_active_share_above_surrogate: self.synchrony.active_share_above_surrogate_p95,
             report_json: self.to_json(),
         }
     }

@@ -74,9 +74,7 @@ impl Reader {
         let ids = statement
             .query_map([report_schema], |row| row.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
-        ids.iter()
-            .map(|id| parse_uuid(id).map(SessionId))
-            .collect()
+        ids.iter().map(|id| parse_uuid(id).map(SessionId)).collect()
     }
 
     /// The stored report of a session (the newest, when there are several schemas).

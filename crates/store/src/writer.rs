@@ -449,7 +449,8 @@ impl Writer {
                 created_at_ms,
                 reply,
             } => {
-                let result = self.transaction(|writer| writer.rows.save_report(&row, created_at_ms));
+                let result =
+                    self.transaction(|writer| writer.rows.save_report(&row, created_at_ms));
                 let _ = reply.send(result);
             }
             Control::LogExport { entry, reply } => {

@@ -117,7 +117,10 @@ fn a_report_is_kept_once_for_its_roster_and_goes_with_a_consented_participants_e
     assert!(header.contains("coherence_p_value"), "{header}");
     assert!(!header.contains("report_json"), "{header}");
     let row = lines.next().unwrap();
-    assert!(row.starts_with(&format!("{},{SCHEMA},", session.0)), "{row}");
+    assert!(
+        row.starts_with(&format!("{},{SCHEMA},", session.0)),
+        "{row}"
+    );
     assert!(row.contains(",0.03125,"), "{row}");
     assert_eq!(lines.next(), None);
 
@@ -127,7 +130,10 @@ fn a_report_is_kept_once_for_its_roster_and_goes_with_a_consented_participants_e
     assert!(missing(&store).is_empty());
     store.erase_session_participant(session, ann).unwrap();
     assert_eq!(missing(&store), [session]);
-    assert_eq!(store.reader().unwrap().session_report(session).unwrap(), None);
+    assert_eq!(
+        store.reader().unwrap().session_report(session).unwrap(),
+        None
+    );
     assert_eq!(
         store.save_session_report(report(session, 2)).unwrap(),
         SavedReport::Outdated
