@@ -1,5 +1,5 @@
-//! The researcher's pull: consented, pseudonymised data from the `research.*` views, as CSV or
-//! Parquet files plus a manifest.
+//! The researcher's pull: consented, pseudonymised data from the `research.*` views, as CSV, JSON
+//! or Parquet files plus a manifest.
 //!
 //! Everything is read in one `REPEATABLE READ` read-only transaction, so the counts in the
 //! manifest describe exactly the rows in the files even while hubs keep pushing. Only the views
@@ -29,6 +29,7 @@ pub const RESEARCH_VIEWS: &[&str] = &[
     "hrv_metrics",
     "group_coherence",
     "synchronization_pairs",
+    "session_summary",
 ];
 
 /// File format of a research export.
@@ -36,6 +37,8 @@ pub const RESEARCH_VIEWS: &[&str] = &[
 #[serde(rename_all = "lowercase")]
 pub enum ResearchFormat {
     Csv,
+    /// One JSON array of objects per view.
+    Json,
     Parquet,
 }
 
@@ -44,6 +47,7 @@ impl ResearchFormat {
     fn file_format(self) -> ExportFormat {
         match self {
             Self::Csv => ExportFormat::Csv,
+            Self::Json => ExportFormat::Json,
             Self::Parquet => ExportFormat::Parquet,
         }
     }

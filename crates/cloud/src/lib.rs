@@ -11,9 +11,10 @@
 //!   from the store's catalogue (`synchub_store::catalogue`).
 //! - [`migrate`]: the central schema from `migrations/postgres/`, then the guarded TimescaleDB
 //!   step (see the `schema` module).
-//! - [`research_export`]: the researcher's pull from the `research.*` views, as CSV or Parquet
-//!   (written by the store's `TableFile`, like the hub's own export) with a `manifest.json` of
-//!   counts and checksums.
+//! - [`research_export`]: the researcher's pull from the `research.*` views (the session
+//!   summaries of `research.session_summary` among them), as CSV, JSON or Parquet (written by
+//!   the store's `TableFile`, like the hub's own export) with a `manifest.json` of counts and
+//!   checksums.
 //!
 //! # Why `tokio-postgres`
 //!

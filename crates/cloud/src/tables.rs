@@ -169,9 +169,9 @@ fn running_min_id(table: &Table) -> Option<String> {
     const RUNNING: &str = "SELECT s.id FROM sessions s WHERE s.ended_at_ms IS NULL";
     let (column, owners) = match table.owner {
         Owner::Session => (KEY_COLUMN, RUNNING.to_owned()),
-        Owner::InSession { session } | Owner::IsParticipant { session } => {
-            (session, RUNNING.to_owned())
-        }
+        Owner::InSession { session }
+        | Owner::FromParticipants { session, .. }
+        | Owner::IsParticipant { session } => (session, RUNNING.to_owned()),
         Owner::OfParticipant { participant } => (
             participant,
             format!("SELECT p.id FROM session_participants p WHERE p.session_ref IN ({RUNNING})"),
@@ -191,8 +191,9 @@ fn running_min_id(table: &Table) -> Option<String> {
 /// The hub erased every row of this person that existed at the time, or (a participant's own
 /// erasure, with `session_ref` and `participant_id`) their row of that one session; do the same
 /// to this hub's central rows (a later session of the same pseudonym is a new consent and
-/// stays): the rows of every table with personal data, participants last since the others find
-/// theirs through them.
+/// stays): the rows of every table with personal data, and the figures made from them before
+/// the erasure (the hub sends them again, made without this person), participants last since
+/// the others find theirs through them.
 fn erasure_deletes(staging: &str) -> Vec<String> {
     const ERASED: &str = "p.hub_id = $1 AND p.pseudonym = e.pseudonym \
                           AND p.joined_at_ms <= e.erased_at_ms \
@@ -220,6 +221,12 @@ fn erasure_deletes(staging: &str) -> Vec<String> {
                     table.name
                 ))
             }
+            Owner::FromParticipants { session, made_at } => Some(format!(
+                "DELETE FROM {} t USING session_participants p, {staging} e \
+                 WHERE t.hub_id = $1 AND t.{session} = p.session_ref \
+                 AND t.{made_at} <= e.erased_at_ms AND {ERASED}",
+                table.name
+            )),
             Owner::Session | Owner::InSession { .. } | Owner::Tombstone => None,
         })
         .collect()
@@ -303,11 +310,12 @@ mod tests {
             .iter()
             .map(|sql| sql.split_whitespace().nth(2).expect(sql))
             .collect();
-        assert_eq!(tables.len(), PERSONAL.len(), "{deletes:#?}");
+        assert_eq!(tables.len(), PERSONAL.len() + 1, "{deletes:#?}");
         assert!(
             PERSONAL.iter().all(|name| tables.contains(name)),
             "{tables:?}"
         );
+        assert!(tables.contains(&"session_reports"), "{tables:?}");
         assert_eq!(tables.last(), Some(&"session_participants"));
         for spec in TABLES.iter().filter(|spec| spec.name != "erasures") {
             assert!(spec.after_insert.is_empty(), "{}", spec.name);

@@ -19,6 +19,9 @@
 //!   wearer and its beats reach the engine as that wearer's beats.
 //! - [`report`]: a stored session's report (`synchub-report`), for `synchub report` and the
 //!   report routes.
+//! - [`session_reports`]: every ended session's report of consented participants' data, kept in
+//!   the store for central sync and the research export (at start, after each session, before
+//!   `synchub sync` pushes).
 //! - [`central`]: the background sync to the central database, as the console controls it.
 //! - [`convert`]: the only place where wire types and domain types meet.
 //! - Leaves every other module may use: [`clock`], [`room`] (the room's name and code),
@@ -66,4 +69,5 @@ pub mod report;
 pub mod room;
 pub mod serve;
 pub mod server;
+pub mod session_reports;
 pub mod straps;

@@ -80,6 +80,9 @@ pub enum ReportError {
     NoSessions { path: PathBuf },
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// Reading or writing the store around a report (the reports kept for central sync).
+    #[error("the store: {0}")]
+    Store(#[from] synchub_store::Error),
 }
 
 impl ReportError {

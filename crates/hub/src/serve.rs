@@ -57,6 +57,9 @@ pub struct RunningHub {
     advertisement_updates: Option<(oneshot::Sender<()>, JoinHandle<Option<Advertisement>>)>,
     /// The background sync (stopped first on shutdown: a push in flight is safe to abandon).
     central: Arc<CentralControl>,
+    /// Keeps the consented session reports for central sync (stopped with the sync: a report
+    /// not stored yet is built at the next start).
+    reports: JoinHandle<()>,
 }
 
 fn engine_seed() -> anyhow::Result<[u8; 32]> {
@@ -202,6 +205,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         })
         .context("starting the commit thread")?;
 
+    let reports = crate::session_reports::keep_up(store.clone(), handle.view.clone());
     let central = Arc::new(CentralControl::start(
         config.central_sync.clone(),
         config.sync_timeout,
@@ -276,6 +280,7 @@ pub async fn start_with_clock(config: HubConfig, clock: Clock) -> anyhow::Result
         advertisement,
         advertisement_updates: None,
         central,
+        reports,
     };
     hub.follow_room_changes(room_updates);
     Ok(hub)
@@ -368,6 +373,7 @@ impl RunningHub {
         // A writer retrying a failed commit gives up after a grace instead of holding the stop.
         self.state.store.begin_stop();
         self.central.stop().await;
+        self.reports.abort();
         let _ = self.stop_server.send(true);
         // Straps first: no beats arrive after the engine has handed everything to the store.
         self.state.straps.shutdown().await;

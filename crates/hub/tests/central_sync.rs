@@ -13,14 +13,14 @@ use tower::ServiceExt as _;
 use crate::util::{WsClient, now_ms, synchub, test_config};
 
 /// A database of its own for one test, dropped at the end.
-struct CentralDatabase {
+pub struct CentralDatabase {
     admin: tokio_postgres::Client,
-    name: String,
-    url: String,
+    pub name: String,
+    pub url: String,
 }
 
 impl CentralDatabase {
-    async fn create() -> CentralDatabase {
+    pub async fn create() -> CentralDatabase {
         let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
             "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_owned()
         });
@@ -49,7 +49,16 @@ impl CentralDatabase {
         CentralDatabase { admin, name, url }
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    /// A connection to the test database.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connecting to the test database");
+        tokio::spawn(connection);
+        client
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
             .await
             .expect("connecting to the test database");
@@ -61,7 +70,7 @@ impl CentralDatabase {
         }
     }
 
-    async fn drop(self) {
+    pub async fn drop(self) {
         let _ = self
             .admin
             .batch_execute(&format!(
@@ -106,7 +115,7 @@ async fn facilitator(
 }
 
 /// A session started and ended by the facilitator, with [`record_two_participants`] in it.
-async fn record_an_ended_session(hub: &synchub::serve::RunningHub) {
+pub async fn record_an_ended_session(hub: &synchub::serve::RunningHub) {
     let session = hub
         .state
         .engine

@@ -17,6 +17,7 @@ mod report;
 mod research;
 mod rest;
 mod resume;
+mod session_reports;
 mod shutdown;
 mod socketio;
 mod store_repair;

@@ -10,6 +10,9 @@
 //!   group's coherence on a 5 s grid as the live engine counts it, time in band, the peak,
 //!   synchrony against its surrogate level, change from baseline with statistics, breathing
 //!   rates and the pacer, data quality per slot.
+//! - [`SessionData::load_consented`] and [`Report::stored_row`] (`stored.rs`): the report that
+//!   leaves the hub, made from consented participants only, as the store keeps it for central
+//!   sync and the research export.
 //! - [`stats`]: the Wilcoxon signed-rank test, rank-biserial correlation, percentile bootstrap
 //!   and quantiles, each equal to scipy 1.16 / numpy 2.3 on committed fixtures.
 //! - [`Report::personal`] (`personal.rs`): one participant's own view — their curve, the
@@ -88,6 +91,7 @@ mod load;
 mod personal;
 mod report;
 pub mod stats;
+mod stored;
 
 pub use input::{
     BeatCoverage, GAP_MS, Gap, MetricRow, PacerSetting, ParticipantData, Phase, PhaseChange,

@@ -166,6 +166,15 @@ pub enum Owner {
     Session,
     /// The row belongs to the session in this column and holds no personal data.
     InSession { session: &'static str },
+    /// Figures of the session in this column computed from its consented participants' data
+    /// (the session report): no row about one person, so it needs no one's consent of its own,
+    /// but a participant's erasure removes the figures their data went into (the hub builds
+    /// them again without that participant). `made_at` is the column with the time (ms) they
+    /// were made, which tells figures made before an erasure from those made after it.
+    FromParticipants {
+        session: &'static str,
+        made_at: &'static str,
+    },
     /// The row is a participant of the session in this column, with their own
     /// `research_consent`.
     IsParticipant { session: &'static str },
@@ -210,6 +219,7 @@ impl Owner {
             ),
             Self::Session
             | Self::InSession { .. }
+            | Self::FromParticipants { .. }
             | Self::IsParticipant { .. }
             | Self::Tombstone => String::new(),
         }
@@ -220,9 +230,9 @@ impl Owner {
     pub fn session_id_expression(&self) -> Option<String> {
         match self {
             Self::Session => Some(format!("t.{KEY_COLUMN}")),
-            Self::InSession { session } | Self::IsParticipant { session } => {
-                Some(format!("t.{session}"))
-            }
+            Self::InSession { session }
+            | Self::FromParticipants { session, .. }
+            | Self::IsParticipant { session } => Some(format!("t.{session}")),
             Self::OfParticipant { .. } => Some("p.session_ref".to_owned()),
             Self::PairInRound { .. } => Some("y.session_ref".to_owned()),
             Self::Tombstone => None,
@@ -238,7 +248,10 @@ impl Owner {
             Self::PairInRound { a, b, .. } => {
                 vec![(format!("t.{a}"), "a"), (format!("t.{b}"), "b")]
             }
-            Self::Session | Self::InSession { .. } | Self::Tombstone => Vec::new(),
+            Self::Session
+            | Self::InSession { .. }
+            | Self::FromParticipants { .. }
+            | Self::Tombstone => Vec::new(),
         }
     }
 
@@ -259,7 +272,9 @@ impl Owner {
     pub fn identity(&self) -> &'static [IdentityColumn] {
         match self {
             Self::Session | Self::Tombstone => &[],
-            Self::InSession { .. } | Self::IsParticipant { .. } => &[SESSION_ID],
+            Self::InSession { .. } | Self::FromParticipants { .. } | Self::IsParticipant { .. } => {
+                &[SESSION_ID]
+            }
             Self::OfParticipant { .. } => &[
                 SESSION_ID,
                 IdentityColumn {

@@ -18,6 +18,9 @@
 //! - [`Store::export`] / [`Store::export_participant`]: research export (CSV, JSON, Parquet and
 //!   plain RR files) and a participant's own data; [`Store::erase_participant`]: the right to
 //!   erasure, with a tombstone for central sync.
+//! - [`Store::save_session_report`]: a session's report (built by `synchub-report` from its
+//!   consented participants) kept in `session_reports` for central sync and the export;
+//!   [`Reader::sessions_without_report`] says which ended sessions still need one.
 //! - [`repair`]: `synchub store check|recover`: the integrity check, and a new database from
 //!   what a damaged one still holds (the damaged file is moved aside, never deleted).
 //! - [`catalogue`]: every table the export writes or central sync pushes, with its columns, key,
@@ -108,6 +111,7 @@ mod recovery;
 pub mod repair;
 mod report_token;
 mod schema;
+mod session_reports;
 mod store;
 mod table_file;
 mod writer;
@@ -122,6 +126,7 @@ pub use reader::{
 pub use recovery::RecoveredSession;
 pub use report_token::REPORT_TOKEN_LIFETIME_MS;
 pub use schema::applied_migrations;
+pub use session_reports::{ChangeSummary, SavedReport, SessionReportRow};
 pub use store::Store;
 pub use table_file::{FileColumn, FileKind, FileValue, TableFile};
 pub use writer::{

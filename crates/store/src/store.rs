@@ -14,6 +14,7 @@ use crate::export::{self, ExportProgress, ExportReport, ExportRequest, ExportSco
 use crate::health::StoreHealth;
 use crate::reader::Reader;
 use crate::recovery::{self, RecoveredSession};
+use crate::session_reports::{SavedReport, SessionReportRow};
 use crate::writer::{self, CommitReport, Control, ErasureReport, WriterConfig, WriterHandle};
 use crate::{DataDir, Error, ExportFormat, schema};
 
@@ -273,6 +274,17 @@ impl Store {
         };
         self.writer
             .call(|reply| Control::LogExport { entry, reply })
+    }
+
+    /// Stores a session's report for central sync and the research export (one per session
+    /// and report schema), through the writer. See [`SavedReport`] for why it may not be.
+    pub fn save_session_report(&self, row: SessionReportRow) -> Result<SavedReport, Error> {
+        let created_at_ms = now_ms();
+        self.writer.call(|reply| Control::SaveReport {
+            row: Box::new(row),
+            created_at_ms,
+            reply,
+        })
     }
 
     /// Waits until every record queued so far is committed.

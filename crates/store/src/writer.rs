@@ -5,7 +5,7 @@
 //! first; only after the commit returns does it report which beat batches are durable (what the
 //! hub turns into `rr_ack`). A full channel is reported to the sender ([`SendError::Full`]), never
 //! resolved by dropping records. Maintenance writes (erasure, closing an interrupted session,
-//! logging an export) travel through the same channel, so they are ordered with the records and
+//! storing a session's report, logging an export) travel through the same channel, so they are ordered with the records and
 //! the single-writer rule has no exception.
 //!
 //! This module is the thread, its queue and its transactions; `rows` turns each record into
@@ -120,6 +120,11 @@ pub(crate) enum Control {
     LogExport {
         entry: ExportLogEntry,
         reply: Reply<()>,
+    },
+    SaveReport {
+        row: Box<crate::SessionReportRow>,
+        created_at_ms: i64,
+        reply: Reply<crate::SavedReport>,
     },
     Flush {
         reply: Reply<()>,
@@ -437,6 +442,15 @@ impl Writer {
             } => {
                 let result = self
                     .transaction(|writer| writer.rows.close_interrupted(session_id, ended_at_ms));
+                let _ = reply.send(result);
+            }
+            Control::SaveReport {
+                row,
+                created_at_ms,
+                reply,
+            } => {
+                let result =
+                    self.transaction(|writer| writer.rows.save_report(&row, created_at_ms));
                 let _ = reply.send(result);
             }
             Control::LogExport { entry, reply } => {

@@ -143,7 +143,9 @@ fn owners_come_before_the_rows_that_belong_to_them() {
     for (index, table) in TABLES.iter().enumerate() {
         let owners: &[&str] = match table.owner {
             Owner::Session | Owner::Tombstone => &[],
-            Owner::InSession { .. } | Owner::IsParticipant { .. } => &["sessions"],
+            Owner::InSession { .. }
+            | Owner::FromParticipants { .. }
+            | Owner::IsParticipant { .. } => &["sessions"],
             Owner::OfParticipant { .. } => &["session_participants"],
             Owner::PairInRound { .. } => &["synchrony_rounds", "session_participants"],
         };
@@ -167,6 +169,16 @@ fn owner_references_are_integer_columns_of_the_table() {
         let references: Vec<&str> = match table.owner {
             Owner::Session | Owner::Tombstone => Vec::new(),
             Owner::InSession { session } | Owner::IsParticipant { session } => vec![session],
+            Owner::FromParticipants { session, made_at } => {
+                let made_at = table.columns.iter().find(|column| column.name == made_at);
+                assert_eq!(
+                    made_at.map(|column| (column.kind, column.nullable, column.central)),
+                    Some((Integer, false, true)),
+                    "{}: when its figures were made, synced as it is",
+                    table.name
+                );
+                vec![session]
+            }
             Owner::OfParticipant { participant } => vec![participant],
             Owner::PairInRound { round, a, b } => vec![round, a, b],
         };

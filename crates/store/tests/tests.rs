@@ -13,4 +13,5 @@ mod migrations;
 mod privacy;
 mod recovery;
 mod report_token;
+mod session_reports;
 mod writer;

@@ -73,6 +73,7 @@ pub struct CentralExportArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CentralFormatArg {
     Csv,
+    Json,
     Parquet,
 }
 
@@ -180,6 +181,7 @@ fn export_central(args: CentralExportArgs) -> anyhow::Result<()> {
         session_id: args.session,
         format: match args.format {
             CentralFormatArg::Csv => synchub_cloud::ResearchFormat::Csv,
+            CentralFormatArg::Json => synchub_cloud::ResearchFormat::Json,
             CentralFormatArg::Parquet => synchub_cloud::ResearchFormat::Parquet,
         },
         out_dir: args.out.clone(),

@@ -1,13 +1,14 @@
 //! `synchub sync`: push this hub's stored sessions to the central PostgreSQL, once or on a
 //! schedule, with per-table progress on stderr and the final count check. The work is
-//! `synchub-cloud`'s; this module resolves the data directory and prints.
+//! `synchub-cloud`'s; this module resolves the data directory, stores the consented report of
+//! every ended session that has none yet (`session_reports`), and prints.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use synchub_cloud::{SyncOptions, SyncReport, TableProgress};
-use synchub_store::DataDir;
+use synchub_store::{DataDir, Store, WriterConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
@@ -45,6 +46,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
             data_dir.root().display()
         );
     }
+    store_missing_reports(&data_dir).await;
     let mut options = SyncOptions::new(args.database_url.clone(), database_path);
     options.timeout = Duration::from_secs(args.timeout_secs);
     let target = synchub_cloud::redacted_url(&args.database_url);
@@ -92,6 +94,34 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     }
     watcher.await.context("the sync task")?;
     Ok(())
+}
+
+/// Sessions that ended before this version of the hub (or on a hub that has not run since)
+/// have no stored report yet: build them now, so they travel with this push. A failure is
+/// reported and the push goes on: the rows are synced and the reports follow next time.
+async fn store_missing_reports(data_dir: &DataDir) {
+    let data_dir = data_dir.clone();
+    let stored = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let store = Store::open(&data_dir, WriterConfig::default())
+            .with_context(|| format!("opening the store in {}", data_dir.root().display()))?;
+        let stored = crate::session_reports::store_missing(&store)
+            .context("building the reports of ended sessions")?;
+        store.shutdown().context("closing the store")?;
+        Ok(stored)
+    })
+    .await;
+    match stored {
+        Ok(Ok(stored)) if stored.stored > 0 => say(&format!(
+            "stored the consented report of {} ended session{}",
+            stored.stored,
+            if stored.stored == 1 { "" } else { "s" }
+        )),
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => say(&format!(
+            "session reports not stored, the sessions are synced without them: {error:#}"
+        )),
+        Err(error) => say(&format!("session reports not stored: {error}")),
+    }
 }
 
 fn say(line: &str) {

@@ -48,6 +48,14 @@ pub enum LoadError {
     },
 }
 
+/// Who a loaded session holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Roster {
+    Everyone,
+    /// Participants who consented to research use, and only their pairs.
+    Consented,
+}
+
 /// How long to wait for the writer's lock before giving up (as the store's own readers do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -62,6 +70,26 @@ impl SessionData {
     pub fn load_from_database(
         database_path: &Path,
         session_id: SessionId,
+    ) -> Result<SessionData, LoadError> {
+        Self::load_roster(database_path, session_id, Roster::Everyone)
+    }
+
+    /// Reads one session as it may leave the hub: only the participants who consented to
+    /// research use, numbered 1, 2, … among themselves in joining order (so the slots do not
+    /// reveal who is missing), each one's synchrony strength over their pairs with other
+    /// consented participants only. The room's synchrony rounds stay as stored: the index of a
+    /// round is one figure of the whole room, as central sync already sends it.
+    pub fn load_consented(
+        database_path: &Path,
+        session_id: SessionId,
+    ) -> Result<SessionData, LoadError> {
+        Self::load_roster(database_path, session_id, Roster::Consented)
+    }
+
+    fn load_roster(
+        database_path: &Path,
+        session_id: SessionId,
+        roster: Roster,
     ) -> Result<SessionData, LoadError> {
         let store_error = |source| LoadError::Store {
             path: database_path.to_owned(),
@@ -80,7 +108,7 @@ impl SessionData {
                 path: database_path.to_owned(),
             })?;
         let connection = open(database_path).map_err(sql_error)?;
-        let rows = SessionRows::read(&connection, session_id).map_err(sql_error)?;
+        let rows = SessionRows::read(&connection, session_id, roster).map_err(sql_error)?;
         let overview = detail.overview;
         let session = SessionInfo {
             room_name: None,
@@ -105,6 +133,7 @@ impl SessionData {
         let participants = detail
             .participants
             .iter()
+            .filter(|participant| roster == Roster::Everyone || participant.research_consent)
             .enumerate()
             .map(|(index, participant)| {
                 let stored = by_id
@@ -213,7 +242,11 @@ struct StoredParticipant {
 }
 
 impl SessionRows {
-    fn read(connection: &Connection, session_id: SessionId) -> rusqlite::Result<Self> {
+    fn read(
+        connection: &Connection,
+        session_id: SessionId,
+        roster: Roster,
+    ) -> rusqlite::Result<Self> {
         let id = session_id.0.to_string();
         let (session_ref, planned) = connection.query_row(
             "SELECT id, preparation_secs, active_secs, integration_secs FROM sessions \
@@ -305,7 +338,10 @@ impl SessionRows {
             })?
             .collect::<Result<Vec<_>, _>>()?;
 
-        for (participant, points) in strength::per_participant(connection, session_ref)? {
+        let consented_pairs_only = roster == Roster::Consented;
+        for (participant, points) in
+            strength::per_participant(connection, session_ref, consented_pairs_only)?
+        {
             participants.entry(participant).or_default().strength = points;
         }
 

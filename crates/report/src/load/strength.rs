@@ -23,10 +23,13 @@ use rusqlite::{Connection, OptionalExtension as _};
 
 use crate::input::StrengthPoint;
 
-/// `participant_ref → strength points` (oldest first) for the session's rounds.
+/// `participant_ref → strength points` (oldest first) for the session's rounds. With
+/// `consented_only`, only participants who consented to research use, and only their pairs
+/// with each other.
 pub(super) fn per_participant(
     connection: &Connection,
     session_ref: i64,
+    consented_only: bool,
 ) -> rusqlite::Result<HashMap<i64, Vec<StrengthPoint>>> {
     let rounds: Vec<(i64, i64)> = connection
         .prepare(
@@ -35,8 +38,11 @@ pub(super) fn per_participant(
         .query_map([session_ref], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let references: Vec<i64> = connection
-        .prepare("SELECT id FROM session_participants WHERE session_ref = ?1 ORDER BY id")?
-        .query_map([session_ref], |row| row.get(0))?
+        .prepare(
+            "SELECT id FROM session_participants WHERE session_ref = ?1 \
+             AND (?2 = 0 OR research_consent = 1) ORDER BY id",
+        )?
+        .query_map([session_ref, i64::from(consented_only)], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     let (Some(first_round), Some(last_round)) = (
         rounds.iter().map(|round| round.0).min(),
@@ -79,12 +85,18 @@ pub(super) fn per_participant(
             continue;
         };
         let strength: f64 = row.get(3)?;
-        for side in [row.get::<_, i64>(1)?, row.get::<_, i64>(2)?] {
-            if let Some(participant) = participants.index(side) {
-                let cell = &mut sums[participant * round_count + round];
-                cell.0 += strength;
-                cell.1 += 1;
-            }
+        let sides = [
+            participants.index(row.get::<_, i64>(1)?),
+            participants.index(row.get::<_, i64>(2)?),
+        ];
+        // A pair with someone left out of the roster counts for nobody.
+        if consented_only && sides.contains(&None) {
+            continue;
+        }
+        for participant in sides.into_iter().flatten() {
+            let cell = &mut sums[participant * round_count + round];
+            cell.0 += strength;
+            cell.1 += 1;
         }
     }
 

@@ -199,6 +199,42 @@ pub const TABLES: &[Table] = &[
         export_order: Some("t.round_ref, t.id"),
     },
     Table {
+        name: "session_reports",
+        owner: Owner::FromParticipants {
+            session: "session_ref",
+            made_at: "created_at_ms",
+        },
+        columns: &[
+            Column::key(),
+            Column::reference("session_ref"),
+            Column::new("report_schema", Text),
+            Column::new("algorithms", Text).nullable(),
+            Column::new("created_at_ms", Integer).central_time("created_at"),
+            Column::new("participants", Integer),
+            Column::new("participants_with_data", Integer),
+            Column::new("baseline_window", Text).nullable(),
+            Column::new("end_window", Text).nullable(),
+            Column::new("coherence_n", Integer),
+            Column::new("coherence_median_change", Real).nullable(),
+            Column::new("coherence_change_ci_low", Real).nullable(),
+            Column::new("coherence_change_ci_high", Real).nullable(),
+            Column::new("coherence_p_value", Real).nullable(),
+            Column::new("coherence_effect_size", Real).nullable(),
+            Column::new("synchrony_n", Integer),
+            Column::new("synchrony_median_change", Real).nullable(),
+            Column::new("synchrony_change_ci_low", Real).nullable(),
+            Column::new("synchrony_change_ci_high", Real).nullable(),
+            Column::new("synchrony_p_value", Real).nullable(),
+            Column::new("synchrony_effect_size", Real).nullable(),
+            Column::new("synchrony_active_share_above_surrogate", Real).nullable(),
+            // The whole report travels centrally; the export's files hold the summary columns
+            // (`synchub report --format json` gives the whole report of a session).
+            Column::new("report_json", Text).not_exported(),
+        ],
+        central_defaults: &[],
+        export_order: Some("s.started_at_ms, t.id"),
+    },
+    Table {
         name: "erasures",
         owner: Owner::Tombstone,
         columns: &[

@@ -1,6 +1,7 @@
 //! The writer thread's maintenance writes, each in a transaction of its own: erasing a
-//! participant (with the tombstone central sync carries), closing a session a stop of the hub
-//! interrupted, and logging an export. They travel through the same queue as the records, so
+//! participant (with the tombstone central sync carries, and without the session reports made
+//! from their data), closing a session a stop of the hub interrupted, storing a session's
+//! report, and logging an export. They travel through the same queue as the records, so
 //! they are ordered with them (see the parent module).
 
 use rusqlite::{OptionalExtension as _, params};
@@ -47,6 +48,7 @@ impl RowWriter {
     pub(super) fn erase(&mut self, pseudonym: &str, at_ms: i64) -> Result<ErasureReport, Error> {
         const MINE: &str = "SELECT id FROM session_participants WHERE pseudonym = ?1";
         let report = self.count_erased(MINE, params![pseudonym])?;
+        crate::session_reports::delete_made_from(&self.connection, MINE, params![pseudonym])?;
         // ON DELETE CASCADE removes the beats, metrics and pairs with the participant rows.
         self.connection.execute(
             "DELETE FROM session_participants WHERE pseudonym = ?1",
@@ -81,6 +83,11 @@ impl RowWriter {
             return Ok(ErasureReport::default());
         };
         let report = self.count_erased("SELECT ?1", params![participant_ref])?;
+        crate::session_reports::delete_made_from(
+            &self.connection,
+            "SELECT ?1",
+            params![participant_ref],
+        )?;
         self.connection.execute(
             "DELETE FROM session_participants WHERE id = ?1",
             [participant_ref],
@@ -166,6 +173,15 @@ impl RowWriter {
             crate::recovery::close_interrupted(&self.connection, session_id, ended_at_ms)?;
         self.session_completed(session_id, ended_at_ms, &summary, true)?;
         Ok(summary)
+    }
+
+    /// Stores a session's report (see `session_reports`).
+    pub(super) fn save_report(
+        &self,
+        row: &crate::SessionReportRow,
+        created_at_ms: i64,
+    ) -> Result<crate::SavedReport, Error> {
+        crate::session_reports::insert(&self.connection, row, created_at_ms)
     }
 
     /// Logs an export in `research_exports`.
