@@ -356,11 +356,45 @@ mod tests {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
             "the restarted hub listens on port {port}"
         );
-        eprintln!("engine failure → hub restarted on port {port} after {restarted_after:?}");
-        // Known gap: the failed hub's upgraded connections of one transport stay open in this
-        // process (nothing closes them once the engine task is gone), so not every phone
-        // notices the restart; `docs/reliability.md` says so. The phones are let go here.
-        drop(crowd);
+        // Every phone, on both transports, notices the restart (the failed hub closed its
+        // connections) and resumes with its token on the restarted hub.
+        let connected = |state: &AppState| {
+            state
+                .engine
+                .view
+                .borrow()
+                .participants
+                .iter()
+                .filter(|participant| participant.connected)
+                .count()
+        };
+        let waiting = Instant::now();
+        while connected(&after) < PHONES as usize {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(30),
+                "{} of {PHONES} phones back after the restart: {:?}",
+                connected(&after),
+                crowd.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let phones_back_after = failed.elapsed();
+        // And their beats are acknowledged by the restarted hub.
+        let acked_at_restart = crowd.snapshot().batches_acked;
+        let waiting = Instant::now();
+        while crowd.snapshot().batches_acked < acked_at_restart + PHONES {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(20),
+                "no beats acknowledged after the restart: {:?}",
+                crowd.snapshot()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        eprintln!(
+            "engine failure → hub restarted on port {port} after {restarted_after:?}; \
+             all {PHONES} phones back after {phones_back_after:?}"
+        );
+        let report = crowd.stop(Duration::from_secs(10)).await;
         keeper.stop().await.expect("the hub stops cleanly");
 
         let database = data.path().join("synchub.sqlite3");
@@ -370,10 +404,18 @@ mod tests {
             PHONES as i64,
             "the phones' rows survived the restart, no new participant"
         );
-        assert!(
-            count(&database, "SELECT count(*) FROM rr_intervals") > 0,
-            "the beats acknowledged before the failure are stored"
-        );
+        // Every batch a phone saw acknowledged, before the failure and after it, is stored
+        // once: a resend of a batch stored before the failure is acknowledged, not stored again.
         assert!(acked_before > 0);
+        let stored_batches = count(
+            &database,
+            "SELECT count(*) FROM (SELECT DISTINCT participant_ref, batch_seq FROM rr_intervals \
+             WHERE batch_seq IS NOT NULL)",
+        );
+        assert_eq!(
+            stored_batches as u64, report.stats.batches_acked,
+            "acknowledged batches = stored batches: {:?}",
+            report.stats
+        );
     }
 }

@@ -60,6 +60,7 @@ pub fn layer(state: AppState) -> SocketIoLayer {
     // events read on another thread before the handler has run, and socketioxide drops events
     // that find no handler. The middleware below runs before the connect packet goes out and
     // installs a `Gate` that holds such events until the connection is open in the engine.
+    close_all_when_engine_stops(&state, io.clone());
     let gate_state = state.clone();
     io.ns(
         "/",
@@ -73,6 +74,18 @@ pub fn layer(state: AppState) -> SocketIoLayer {
         }),
     );
     layer
+}
+
+/// Disconnects every Socket.IO client once the engine task is gone. On a clean stop the engine
+/// closes its connections itself; after a panic nobody would, and the sockets would stay open
+/// on a hub that answers every event with "busy" while the hub that takes over (the desktop
+/// app's restart, a service manager's) waits for them to reconnect.
+fn close_all_when_engine_stops(state: &AppState, io: SocketIo) {
+    let inputs = state.engine.inputs.clone();
+    tokio::spawn(async move {
+        inputs.closed().await;
+        io.close().await;
+    });
 }
 
 /// The engine task's way to one Socket.IO connection.
@@ -383,13 +396,25 @@ fn on_event(
                     answer,
                 }),
             };
-            if state.engine.inputs.try_send(input).is_err() {
-                let error = ErrorEvent {
-                    code: ErrorCode::RateLimited,
-                    message: format!("{}: the hub is busy; send it again shortly", truncate(name)),
-                };
-                emit_error(state, socket, error);
-                return None;
+            match state.engine.inputs.try_send(input) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    let error = ErrorEvent {
+                        code: ErrorCode::RateLimited,
+                        message: format!(
+                            "{}: the hub is busy; send it again shortly",
+                            truncate(name)
+                        ),
+                    };
+                    emit_error(state, socket, error);
+                    return None;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    // The engine task is gone; `close_all_when_engine_stops` is closing every
+                    // socket. Close this one now rather than answer it.
+                    let _ = socket.clone().disconnect();
+                    return None;
+                }
             }
             Some(PendingAck {
                 answer: answered,

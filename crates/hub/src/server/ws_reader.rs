@@ -47,6 +47,13 @@ impl Reader<'_> {
         let received = tokio::select! {
             received = tokio::time::timeout_at(deadline, self.stream.next()) => received,
             _ = &mut self.writer_gone => return None,
+            // The engine task is gone (a clean stop, or a panic): nothing this connection
+            // sends can be handled any more, so it is closed and the client reconnects to
+            // the hub that takes over, instead of waiting on a socket nobody serves.
+            () = self.state.engine.inputs.closed() => {
+                let _ = self.outbox.try_send(WsOut::Close);
+                return None;
+            }
         };
         match received {
             Err(_) => {
