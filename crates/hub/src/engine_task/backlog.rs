@@ -32,6 +32,8 @@ pub(super) struct StoreFeed {
     writer: WriterHandle,
     health: StoreHealth,
     backlog: VecDeque<Record>,
+    /// [`BACKLOG_LIMIT`], smaller in tests so they reach it without 200 000 records.
+    limit: usize,
     /// Derived records were dropped at the bound in this episode (logged once).
     dropping: bool,
     /// A full queue is logged once per episode, not once per record.
@@ -58,6 +60,7 @@ impl StoreFeed {
             writer,
             health,
             backlog: VecDeque::new(),
+            limit: BACKLOG_LIMIT,
             dropping: false,
             warned: false,
             metrics,
@@ -67,7 +70,10 @@ impl StoreFeed {
     /// Hands `record` to the writer, or holds it behind the records already waiting.
     pub(super) fn persist(&mut self, record: Record) {
         if !self.backlog.is_empty() {
+            // Behind the records already waiting; the gauge counts it at once (`/health` reads
+            // it to say the backlog is full).
             self.hold(record);
+            self.update_queue_gauge();
             return;
         }
         match self.writer.try_send(record) {
@@ -95,11 +101,11 @@ impl StoreFeed {
             record,
             Record::Metrics(_) | Record::GroupSnapshot(_) | Record::Synchrony(_)
         );
-        if derived && self.backlog.len() >= BACKLOG_LIMIT {
+        if derived && self.backlog.len() >= self.limit {
             Metrics::increment(&self.metrics.store_records_dropped);
             if !self.dropping {
                 tracing::error!(
-                    limit = BACKLOG_LIMIT,
+                    limit = self.limit,
                     "the store has been unable to keep up for long: dropping scores and group \
                      snapshots until it catches up (beats and session rows are kept)"
                 );
@@ -216,5 +222,188 @@ impl EngineTask {
                 "the store rejected beat batches; they are not acknowledged"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use synchub_session::ids::{ParticipantId, ResumeToken, SessionId};
+    use synchub_session::record::{
+        BeatBatch, DeviceKind, GroupSnapshot, ParticipantRow, Phase, ScheduleMode, SessionRow,
+        StoredBeat,
+    };
+    use synchub_store::{DataDir, Store, WriterConfig};
+
+    use super::*;
+
+    const T0_MS: i64 = 1_780_000_000_000;
+    const LIMIT: usize = 40;
+
+    fn session_opened(session: SessionId) -> Record {
+        Record::SessionOpened(SessionRow {
+            session_id: session,
+            mode: ScheduleMode::Manual,
+            slot_start_ms: None,
+            started_at_ms: T0_MS,
+            preparation_secs: 60,
+            active_secs: 720,
+            integration_secs: 120,
+            planned_end_ms: T0_MS + 900_000,
+        })
+    }
+
+    fn joined(session: SessionId, participant: ParticipantId) -> Record {
+        Record::ParticipantJoined(ParticipantRow {
+            session_id: session,
+            participant_id: participant,
+            pseudonym: "p-backlog".to_owned(),
+            intention: None,
+            research_consent: true,
+            device: DeviceKind::Sim,
+            joined_at_ms: T0_MS,
+            resume_token: ResumeToken([7; 16]),
+        })
+    }
+
+    fn beats(session: SessionId, participant: ParticipantId, seq: u64) -> Record {
+        Record::Beats(BeatBatch {
+            session_id: session,
+            participant_id: participant,
+            seq: Some(seq),
+            beats: (0..5)
+                .map(|i| StoredBeat {
+                    #[allow(clippy::cast_precision_loss)]
+                    time_ms: (T0_MS + i64::try_from(seq).unwrap() * 5_000 + i * 1_000) as f64,
+                    rr_ms: 1_000.0,
+                    artifact: false,
+                })
+                .collect(),
+        })
+    }
+
+    fn snapshot(session: SessionId, second: i64) -> Record {
+        Record::GroupSnapshot(GroupSnapshot {
+            session_id: session,
+            at_ms: T0_MS + second * 1_000,
+            phase: Phase::Active,
+            participant_count: 1,
+            active_count: 1,
+            average_coherence: 1.0,
+            median_coherence: 1.0,
+            std_coherence: 0.0,
+            peak_coherence: 1.0,
+            coherence_phase: synchub_hrv::CoherencePhase::Medium,
+            distribution_low: 0,
+            distribution_medium: 1,
+            distribution_high: 0,
+            synchrony_index: None,
+            synchrony_baseline: None,
+        })
+    }
+
+    fn count(database: &std::path::Path, sql: &str) -> u64 {
+        let connection = rusqlite::Connection::open(database).expect("the database opens");
+        let count: i64 = connection
+            .query_row(sql, [], |row| row.get(0))
+            .expect("the rows are counted");
+        u64::try_from(count).expect("a count is not negative")
+    }
+
+    /// A real store whose database another connection holds locked: the writer cannot commit,
+    /// its (small) queue fills, and the feed holds records behind it up to its bound.
+    #[test]
+    fn at_its_bound_the_backlog_drops_snapshots_and_scores_but_never_beats_or_session_rows() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let config = WriterConfig {
+            queue_capacity: 4,
+            ..WriterConfig::default()
+        };
+        let store = Store::open(&DataDir::new(dir.path()), config).expect("the store opens");
+        let locker =
+            rusqlite::Connection::open(store.database_path()).expect("a second connection");
+        locker
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the second connection takes the write lock");
+
+        let metrics = Arc::new(Metrics::default());
+        let mut feed = StoreFeed::new(store.writer(), store.health().clone(), metrics.clone());
+        feed.limit = LIMIT;
+        let session = SessionId(uuid::Uuid::from_u128(1));
+        let participant = ParticipantId(uuid::Uuid::from_u128(2));
+        feed.persist(session_opened(session));
+        feed.persist(joined(session, participant));
+        // Three times the bound of group snapshots, a beat batch every tenth.
+        let mut snapshots = 0_u64;
+        let mut batches = 0_u64;
+        for second in 0..(3 * LIMIT as i64) {
+            feed.persist(snapshot(session, second));
+            snapshots += 1;
+            if second % 10 == 0 {
+                batches += 1;
+                feed.persist(beats(session, participant, batches));
+            }
+        }
+
+        assert!(
+            feed.is_behind(),
+            "new beats are refused while records are held"
+        );
+        let dropped = metrics
+            .store_records_dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(dropped > 0, "snapshots beyond the bound were dropped");
+        let held = feed.backlog.len();
+        let held_beats = feed
+            .backlog
+            .iter()
+            .filter(|record| matches!(record, Record::Beats(_)))
+            .count();
+        assert!(
+            held <= LIMIT + held_beats,
+            "{held} held: no more than the bound, beyond it only beats"
+        );
+        assert_eq!(
+            metrics
+                .store_backlog
+                .load(std::sync::atomic::Ordering::Relaxed),
+            held as u64,
+            "the backlog gauge (/metrics, /health) shows what is held"
+        );
+
+        // The lock goes: everything held reaches the database, in order, and the feed takes
+        // new records straight to the writer again.
+        drop(locker);
+        let waiting = Instant::now();
+        while feed.is_holding() {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(30),
+                "the backlog drains once the store can write"
+            );
+            feed.offer_backlog();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        store.flush().expect("the store flushes");
+        let database = store.database_path().to_path_buf();
+        assert_eq!(count(&database, "SELECT count(*) FROM sessions"), 1);
+        assert_eq!(
+            count(&database, "SELECT count(*) FROM session_participants"),
+            1
+        );
+        assert_eq!(
+            count(
+                &database,
+                "SELECT count(DISTINCT batch_seq) FROM rr_intervals"
+            ),
+            batches,
+            "every beat batch is stored"
+        );
+        assert_eq!(
+            count(&database, "SELECT count(*) FROM group_coherence_snapshots"),
+            snapshots - dropped,
+            "every snapshot not dropped is stored"
+        );
+        assert!(!feed.is_behind(), "beats are taken again");
     }
 }
