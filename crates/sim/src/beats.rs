@@ -204,12 +204,27 @@ impl Beats {
         }
     }
 
-    /// Up to `limit` batches to send at `now`, oldest first, as the events to send, with
-    /// whether each is a resend: those not yet sent on this connection, and those sent more
-    /// than [`RESEND_AFTER`] ago without an `rr_ack` (the hub refused them with
-    /// `store_unavailable` or `rate_limited`, or is still storing them: a phone resends until
-    /// acknowledged, and the hub drops a duplicate it already has).
-    pub(crate) fn unsent(&self, limit: usize, now: Instant) -> Vec<(u64, RrIntervals, bool)> {
+    /// The batches to send at `now`, oldest first, as the events to send, with whether each is
+    /// a resend, so that at most `in_flight_limit` wait for their `rr_ack` on this connection:
+    /// those not yet sent on it, and those sent more than [`RESEND_AFTER`] ago without an
+    /// `rr_ack` (the hub refused them with `store_unavailable` or `rate_limited`, or is still
+    /// storing them: a phone resends until acknowledged, and the hub drops a duplicate it
+    /// already has).
+    pub(crate) fn unsent(
+        &self,
+        in_flight_limit: usize,
+        now: Instant,
+    ) -> Vec<(u64, RrIntervals, bool)> {
+        let in_flight = self
+            .pending
+            .values()
+            .filter(|batch| {
+                batch
+                    .sent_at
+                    .is_some_and(|sent_at| now.saturating_duration_since(sent_at) < RESEND_AFTER)
+            })
+            .count();
+        let limit = in_flight_limit.saturating_sub(in_flight);
         self.pending
             .iter()
             .filter(|(_, batch)| {
@@ -352,6 +367,41 @@ mod tests {
             [(2, true)],
             "only the unacknowledged batch, as a resend"
         );
+    }
+
+    #[test]
+    fn a_backlog_goes_out_a_few_batches_at_a_time_as_acknowledgements_come_back() {
+        let mut beats = beats_with_backfill(Profile::Coherent, Reporting::RrBatches, 1);
+        let now = Instant::now();
+        // A batch every 2 s (a beat ends in each) piled up while the phone was away.
+        for tick in 1..=12 {
+            beats.collect(now + Duration::from_secs(2 * tick), 0.0);
+        }
+        assert_eq!(beats.unacked(), 12);
+        let later = now + Duration::from_secs(24);
+        let first: Vec<u64> = beats.unsent(4, later).iter().map(|b| b.0).collect();
+        assert_eq!(first, [1, 2, 3, 4], "oldest first, no more than the window");
+        for seq in &first {
+            beats.mark_sent(*seq, later);
+        }
+        assert!(
+            beats.unsent(4, later).is_empty(),
+            "the window is full until acknowledgements come back"
+        );
+        beats.acknowledge(1);
+        beats.acknowledge(2);
+        let next: Vec<u64> = beats.unsent(4, later).iter().map(|b| b.0).collect();
+        assert_eq!(next, [5, 6], "each acknowledgement frees one place");
+        for seq in &next {
+            beats.mark_sent(*seq, later);
+        }
+        // Unanswered for RESEND_AFTER: they count as lost in flight and go out again first.
+        let resent: Vec<(u64, bool)> = beats
+            .unsent(4, later + RESEND_AFTER)
+            .into_iter()
+            .map(|(seq, _, resend)| (seq, resend))
+            .collect();
+        assert_eq!(resent, [(3, true), (4, true), (5, true), (6, true)]);
     }
 
     #[test]

@@ -62,9 +62,12 @@ enum SessionEnd {
     Refused(String),
 }
 
-/// After a long disconnection many batches wait; the hub allows 20 messages/s per connection
-/// (burst 40), so they are resent in slices that stay under that with the regular traffic.
-const MAX_BATCHES_PER_FLUSH: usize = 15;
+/// Most batches waiting for their `rr_ack` on one connection. After a long disconnection many
+/// batches wait; they go out at most this many at a time, the next ones on later ticks as the
+/// acknowledgements come back. So a resuming phone never outruns the hub's 20 messages/s per
+/// connection (burst 40), and a hub whose store is behind gets a trickle from each phone rather
+/// than every phone's whole backlog at once (which it would only refuse with `rate_limited`).
+const MAX_IN_FLIGHT: usize = 10;
 
 /// How long a leaving participant waits for the acknowledgements of what it sent. A phone does
 /// not leave with beats the hub has not confirmed: past this, the leave becomes a dropped
@@ -219,10 +222,10 @@ impl Participant {
         Ok(())
     }
 
-    /// Sends the pending batches not yet sent on this connection, oldest first, at most
-    /// [`MAX_BATCHES_PER_FLUSH`] at a time (the rest go out on the next ticks).
+    /// Sends the pending batches not yet sent on this connection, oldest first, keeping at most
+    /// [`MAX_IN_FLIGHT`] unacknowledged on it (the rest go out on the next ticks).
     async fn flush_pending(&mut self, connection: &mut Connection) -> Result<(), ClientError> {
-        for (seq, batch, resend) in self.beats.unsent(MAX_BATCHES_PER_FLUSH, Instant::now()) {
+        for (seq, batch, resend) in self.beats.unsent(MAX_IN_FLIGHT, Instant::now()) {
             self.send(connection, &ClientEvent::RrIntervals(batch))
                 .await?;
             if resend {
