@@ -9,6 +9,10 @@
 #      link to the hub (Socket.IO) comes up;
 #   2. the page reaches the hub itself: `hub_connection` over IPC, then /api/hub with the admin
 #      token (CSP and CORS allow the desktop origin);
+#   2b. when the hub's engine fails mid-session (the test-only fault hook: this script builds the
+#      app with the `fault-injection` feature, which a release build never has), the app
+#      restarts its hub on the same address, the window says so (the restart banner: the
+#      session resumed), and the console's live link comes back;
 #   3. `list_monitors` sees the X screen, a click on "Show the mandala here" starts the real
 #      projector on it, and a monitor that does not exist gives the facilitator one clear sentence;
 #   4. closing the window stops everything cleanly: projector gone, the hub's "everything is
@@ -44,7 +48,8 @@ if [ "${DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
   # dependencies nextest has just compiled.
   profile="${DESKTOP_CARGO_PROFILE:-dev}"
   note "building synchub-desktop and synchub-projector (profile $profile)"
-  cargo build --locked --profile "$profile" -p synchub-desktop -p synchub-projector
+  cargo build --locked --profile "$profile" -p synchub-desktop -p synchub-projector \
+    --features synchub-desktop/fault-injection
 fi
 [ -x "$app" ] || fail "no app at $app"
 [ -x "$target_dir/debug/synchub-projector" ] || fail "no projector next to the app"
@@ -161,6 +166,48 @@ curl -sS -m 90 "$driver/session/$session/screenshot" >"$work/screenshot.json"
 python3 -c 'import base64, json, sys; open(sys.argv[2], "wb").write(base64.b64decode(json.load(open(sys.argv[1]))["value"]))' \
   "$work/screenshot.json" "$screenshot"
 note "screenshot: $screenshot"
+
+# 2b. The hub's engine fails mid-session: the app restarts the hub, the window says so.
+started_session=$(run_async 'const done = arguments[arguments.length - 1];
+  window.__TAURI_INTERNALS__.invoke("hub_connection")
+    .then((c) => fetch(c.baseUrl + "/api/sessions", { method: "POST", headers: { Authorization: "Bearer " + c.adminToken } })
+      .then((r) => r.text().then((body) => done({ status: r.status, body }))))
+    .catch((e) => done({ error: String(e) }));')
+# 409: the room's schedule has started one already; either way a session runs.
+[ "$(json_field "$started_session" 'v.get("status") in (200, 201, 409)')" = True ] \
+  || fail "starting a session from the page: $started_session"
+failing=$(date +%s.%N)
+injected=$(run_async 'const done = arguments[arguments.length - 1];
+  window.__TAURI_INTERNALS__.invoke("hub_connection")
+    .then((c) => fetch(c.baseUrl + "/api/faults/engine-panic", { method: "POST", headers: { Authorization: "Bearer " + c.adminToken } })
+      .then((r) => done({ status: r.status })))
+    .catch((e) => done({ error: String(e) }));')
+[ "$(json_field "$injected" 'v.get("status")')" = 202 ] \
+  || fail "the fault hook did not take the engine panic (is the app built with fault-injection?): $injected"
+banner=""
+for _ in $(seq 200); do
+  banner=$(webdriver POST "/session/$session/execute/sync" '{"script": "const b = document.querySelector(\"[data-testid=restart-banner]\"); const live = document.querySelector(\"[data-testid=live-status]\"); return { banner: b ? b.innerText : \"\", live: live ? live.className : \"\" };", "args": []}')
+  if [ "$(json_field "$banner" '"the session resumed" in v["banner"] and "live-on" in v["live"]')" = True ]; then break; fi
+  sleep 0.1
+done
+[[ "$(json_field "$banner" 'v["banner"]')" == *"was restarted; the session resumed"* ]] \
+  || fail "the window never said the hub was restarted: $banner; app log: $(grep -i "engine\|restart" "$work/driver.log" | tail -10)"
+[[ "$(json_field "$banner" 'v["live"]')" == *live-on* ]] || fail "the console's live link did not come back: $banner"
+[[ "$(json_field "$banner" 'v["banner"]')" == *"injected fault: the engine task panics"* ]] \
+  || fail "the banner does not give the reason: $banner"
+after_restart=$(run_async 'const done = arguments[arguments.length - 1];
+  window.__TAURI_INTERNALS__.invoke("hub_connection")
+    .then((c) => fetch(c.baseUrl + "/health").then((r) => done({ baseUrl: c.baseUrl, status: r.status })))
+    .catch((e) => done({ error: String(e) }));')
+[ "$(json_field "$after_restart" 'v.get("status")')" = 200 ] || fail "/health after the restart: $after_restart"
+[ "$(json_field "$after_restart" 'v["baseUrl"]')" = "$(json_field "$hub" 'v["baseUrl"]')" ] \
+  || fail "the restarted hub moved: $after_restart, before $hub"
+grep -q "the hub runs again after its engine failed" "$work/driver.log" || fail "the app did not log the restart"
+restart_screenshot="${screenshot%.png}-restart.png"
+curl -sS -m 90 "$driver/session/$session/screenshot" >"$work/screenshot.json"
+python3 -c 'import base64, json, sys; open(sys.argv[2], "wb").write(base64.b64decode(json.load(open(sys.argv[1]))["value"]))' \
+  "$work/screenshot.json" "$restart_screenshot"
+note "engine failure: hub restarted at the same address, banner shown and live link back after $(python3 -c "print(round($(date +%s.%N) - $failing, 2))") s: $(json_field "$banner" 'v["banner"].splitlines()[0]') (screenshot $restart_screenshot)"
 
 # 3. Monitors and the projector.
 monitors=$(run_async 'const done = arguments[arguments.length - 1];
