@@ -521,6 +521,7 @@ pub const INSIDE_PRIVATE_NETNS: &str = "SYNCHUB_TEST_IN_PRIVATE_NETNS";
 /// -rn`), after the shell commands `setup` (at least `ip link set lo up`), with
 /// [`INSIDE_PRIVATE_NETNS`] set; fails unless the inner run passed that one test. Nothing the
 /// inner test does on the network leaves the namespace.
+#[allow(clippy::print_stderr)] // The inner test's figures.
 pub fn rerun_in_private_network_namespace(name: &str, setup: &str) {
     let test_binary = std::env::current_exe().expect("the test binary");
     let script = format!("{setup} && exec \"$0\" \"$@\"");
@@ -541,4 +542,6 @@ pub fn rerun_in_private_network_namespace(name: &str, setup: &str) {
         String::from_utf8_lossy(&output.stdout).contains("1 passed"),
         "the inner test ran"
     );
+    // What the inner test measured (shown with --no-capture, like any test's output).
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
 }
