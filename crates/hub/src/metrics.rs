@@ -51,6 +51,8 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Sockets closed for a missing first frame, an unanswered ping or a stuck write.
     pub timeouts: AtomicU64,
+    /// Session reports built for `GET /api/me/report` (one serves every participant).
+    pub participant_report_builds: AtomicU64,
     errors: Mutex<Vec<(ErrorCode, u64)>>,
 }
 
@@ -176,6 +178,12 @@ impl Metrics {
             "counter",
             "Derived records dropped at the backlog bound.",
             get(&self.store_records_dropped),
+        );
+        metric(
+            "synchub_participant_report_builds_total",
+            "counter",
+            "Session reports built for participants' own reports.",
+            get(&self.participant_report_builds),
         );
         metric(
             "synchub_store_batches_rejected_total",

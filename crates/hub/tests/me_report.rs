@@ -1,7 +1,7 @@
 //! `GET /api/me/report` on a real hub with real clients over loopback: after the session
 //! completes, each resume token opens its holder's own curve against the room's median and
 //! nobody else's; a participant without heart data gets the room's curve; a wrong or absent
-//! token gets 401.
+//! token gets 401; the session's report is built once for all of them.
 
 use std::time::Duration;
 
@@ -161,6 +161,30 @@ async fn each_token_opens_its_own_curve_after_the_session_and_only_its_own() {
     assert_eq!(curve(&report), Vec::<f64>::new());
     assert_eq!(report["change"]["yours"], Value::Null);
     assert!(medians(&report).contains(&(3, Some(SCORES[1]))));
+
+    // The ended session's report was built once for all four, and a burst of every join page
+    // asking at once (as on `session_complete`) builds nothing more.
+    let builds = || {
+        hub.hub
+            .state
+            .metrics
+            .participant_report_builds
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(builds(), 1);
+    let tokens: Vec<String> = with_data
+        .iter()
+        .map(|participant| participant.token.clone())
+        .chain([browser.token.clone()])
+        .collect();
+    let burst: Vec<_> = (0..24)
+        .map(|index| tokio::spawn(get_report(port, Some(tokens[index % tokens.len()].clone()))))
+        .collect();
+    for request in burst {
+        let (status, body) = request.await.expect("the request task finishes");
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(builds(), 1, "the burst was served from the one build");
 
     for wrong in [
         Some("0123456789abcdef0123456789abcdef".to_owned()),

@@ -8,6 +8,8 @@
 //! reply is cut from the session's report (`synchub_report::Report::personal`): the holder's
 //! own scores and the room's medians, never another participant's rows.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -27,6 +29,76 @@ use super::AppState;
 use super::error::AppError;
 use super::me::presented_token;
 use crate::convert::wire_ms;
+use crate::metrics::Metrics;
+
+/// A running session's report is built again for a participant at most this often.
+const RUNNING_REBUILD_MS: i64 = 10_000;
+
+/// The report of the session participants last asked about, built once for all of them.
+///
+/// When a session ends, every join page asks at once (on `session_complete`), and building the
+/// report loads the whole session: about 0.7 s for 200 participants × 15 minutes
+/// (`docs/performance.md`). Built per request, that is minutes of work for a hub still serving
+/// the room. An ended session does not change, so its report is kept until a participant asks
+/// about another session; a running one's is rebuilt at most every [`RUNNING_REBUILD_MS`].
+/// One at a time: callers wait for the build in progress instead of starting their own.
+#[derive(Default)]
+pub struct PersonalReports(tokio::sync::Mutex<Option<Arc<BuiltReport>>>);
+
+impl std::fmt::Debug for PersonalReports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonalReports").finish_non_exhaustive()
+    }
+}
+
+struct BuiltReport {
+    session_id: SessionId,
+    built_at_ms: i64,
+    data: SessionData,
+    report: Report,
+}
+
+impl BuiltReport {
+    fn still_serves(&self, session_id: SessionId, now_ms: i64) -> bool {
+        self.session_id == session_id
+            && (self.data.session.ended_at_ms.is_some()
+                || now_ms - self.built_at_ms < RUNNING_REBUILD_MS)
+    }
+}
+
+impl PersonalReports {
+    async fn get(
+        &self,
+        state: &AppState,
+        session_id: SessionId,
+        now_ms: i64,
+    ) -> Result<Arc<BuiltReport>, AppError> {
+        let mut latest = self.0.lock().await;
+        if let Some(built) = latest
+            .as_ref()
+            .filter(|built| built.still_serves(session_id, now_ms))
+        {
+            return Ok(built.clone());
+        }
+        let store = state.store.clone();
+        let built = tokio::task::spawn_blocking(move || -> anyhow::Result<BuiltReport> {
+            let data = SessionData::load_from_database(store.database_path(), session_id)?;
+            let report = Report::build(&data, crate::report::seed_of(session_id));
+            Ok(BuiltReport {
+                session_id,
+                built_at_ms: now_ms,
+                data,
+                report,
+            })
+        })
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("report task: {error}")))??;
+        Metrics::increment(&state.metrics.participant_report_builds);
+        let built = Arc::new(built);
+        *latest = Some(built.clone());
+        Ok(built)
+    }
+}
 
 pub async fn report(
     State(state): State<AppState>,
@@ -35,34 +107,37 @@ pub async fn report(
     let token = presented_token(&headers)?;
     let now_ms = state.engine.clock.hub_ms();
     let store = state.store.clone();
-    let built = tokio::task::spawn_blocking(
-        move || -> anyhow::Result<Option<(SessionId, PersonalReport)>> {
+    let holder =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(SessionId, u32)>> {
             // A participant asks the moment `session_complete` arrives: let the store catch up
             // with the session's last rows (and its end) first.
             store.flush()?;
             let Some(owner) = store.reader()?.report_token_owner(&token, now_ms)? else {
                 return Ok(None);
             };
-            let database = store.database_path();
-            let Some(slot) =
-                SessionData::slot_of(database, owner.session_id, owner.participant_id)?
-            else {
-                return Ok(None);
-            };
-            let data = SessionData::load_from_database(database, owner.session_id)?;
-            let report = Report::build(&data, crate::report::seed_of(owner.session_id));
-            Ok(Some((owner.session_id, report.personal(&data, slot))))
-        },
-    )
-    .await
-    .map_err(|error| AppError::Internal(anyhow::anyhow!("report task: {error}")))??;
-    let (session_id, personal) = built.ok_or_else(|| {
+            let slot = SessionData::slot_of(
+                store.database_path(),
+                owner.session_id,
+                owner.participant_id,
+            )?;
+            Ok(slot.map(|slot| (owner.session_id, slot)))
+        })
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("report task: {error}")))??;
+    let (session_id, slot) = holder.ok_or_else(|| {
         AppError::api(
             ErrorCode::Unauthorized,
             "unknown or expired resume token (a token opens its holder's report while the \
              session runs and for 24 hours after it ended)",
         )
     })?;
+    let built = state
+        .personal_reports
+        .get(&state, session_id, now_ms)
+        .await?;
+    let personal = tokio::task::spawn_blocking(move || built.report.personal(&built.data, slot))
+        .await
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("report task: {error}")))?;
     Ok(Json(body_of(session_id, &personal)))
 }
 

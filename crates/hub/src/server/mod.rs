@@ -75,6 +75,8 @@ pub struct Shared {
     pub min_free_disk_bytes: u64,
     /// Connections and participants per address, displays.
     pub caps: Arc<caps::Caps>,
+    /// The session report participants last asked for, built once for all of them.
+    pub personal_reports: me_report::PersonalReports,
     next_conn: AtomicU64,
 }
 
@@ -108,6 +110,7 @@ impl AppState {
             straps,
             min_free_disk_bytes,
             caps,
+            personal_reports: me_report::PersonalReports::default(),
             next_conn: AtomicU64::new(1),
         }))
     }
