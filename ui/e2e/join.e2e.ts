@@ -3,7 +3,8 @@
 // facilitator starts the session), and see the phase, the
 // group's coherence and the breathing pacer moving. Then the Wi-Fi drops (the page's socket is
 // cut) and comes back: same participant. A reload rejoins by itself too. When the session
-// ends, the page shows "Your session" (the room's curve: this browser had no heart data).
+// ends, the page shows "Your session" (the room's curve: this browser had no heart data), and
+// again after a reload.
 // Leaves docs/ui/join.png and docs/ui/join-your-session.png behind.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -144,6 +145,14 @@ describe("participant join page", () => {
     expect(await unlabelledControls(page)).toEqual([]);
     await page.getByTestId("your-session").scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(docsUiDir, "join-your-session.png"), fullPage: true });
+  });
+
+  it("still shows 'Your session' after a reload, on the join form, for the day the report opens", async () => {
+    await page.reload();
+    await page.getByRole("heading", { name: "Your session" }).waitFor({ timeout: 15_000 });
+    await page.getByTestId("your-session").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("room-line").count()).toBe(1);
+    expect(await page.getByRole("button", { name: /join/i }).count()).toBeGreaterThan(0);
   });
 
   it("raised no script errors", () => {

@@ -45,6 +45,7 @@ export function JoinPage() {
   }, [session, store]);
 
   const current = state ?? session.current;
+  const lastReport = current.status === "form" ? store.reportToken() : null;
   return (
     <main class="join">
       <header class="join-header">
@@ -52,11 +53,15 @@ export function JoinPage() {
         {current.roomName && current.roomName !== "Sync Hub" && <span class="muted">{current.roomName}</span>}
       </header>
       {current.status === "form" ? (
-        <JoinForm
-          initial={current.choice ?? store.load()?.choice ?? null}
-          problem={current.problem}
-          onJoin={(choice) => session.join(choice)}
-        />
+        <>
+          <JoinForm
+            initial={current.choice ?? store.load()?.choice ?? null}
+            problem={current.problem}
+            onJoin={(choice) => session.join(choice)}
+          />
+          {/* The last session's report, for a day after it ended (also after a reload). */}
+          {lastReport !== null && <YourSession resumeToken={lastReport} />}
+        </>
       ) : (
         <InSession state={current} session={session} />
       )}

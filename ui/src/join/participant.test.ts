@@ -171,6 +171,17 @@ describe("ParticipantSession", () => {
     expect(store.tokenFor("4821")).toBeNull();
     // The token no longer rejoins, but it opens the participant's own report.
     expect(session.current.reportToken).toBe("token-1");
+    // A reload (a new store on the same storage) still finds it, and does not rejoin with it.
+    const reloaded = new ResumeStore(storage, () => 1_000_000 + 60_000, () => "user-1");
+    expect(reloaded.reportToken()).toBe("token-1");
+    expect(reloaded.autoRejoinChoice("4821")).toBeNull();
+    // Joining another session keeps it until that one completes.
+    reloaded.saveChoice(choice);
+    reloaded.saveJoined(choice, "token-2", "p-2");
+    expect(reloaded.reportToken()).toBe("token-1");
+    // A day after the end the hub no longer opens it, and the page no longer offers it.
+    const nextDay = new ResumeStore(storage, () => 1_000_000 + 24 * 3600 * 1000, () => "user-1");
+    expect(nextDay.reportToken()).toBeNull();
   });
 
   it("goes back to the form on a wrong room code and forgets the token", () => {

@@ -301,8 +301,7 @@ export class ParticipantSession {
   private onComplete(data: SessionComplete): void {
     // The token can no longer rejoin anything, but it still opens the participant's own report.
     const choice = this.state.choice;
-    const reportToken = choice === null ? null : this.store.tokenFor(choice.roomCode);
-    this.store.dropToken();
+    const reportToken = choice === null ? null : this.store.sessionCompleted(choice.roomCode);
     this.update({ status: "complete", phase: "complete", summary: data.summary, phaseEndsAt: null, reportToken });
   }
 

@@ -18,12 +18,18 @@ export interface ResumeRecord {
   resumeToken: string | null;
   participantId: string | null;
   savedAtMs: number;
+  /** The token of the last completed session, which opens "Your session" until `reportUntilMs`
+   *  (the hub's 24 hours after the end), also after a reload. */
+  reportToken?: string | null;
+  reportUntilMs?: number | null;
 }
 
 export const USER_ID_KEY = "synchub.userId";
 export const RESUME_KEY = "synchub.resume";
 /** A stored record older than this is not used to rejoin by itself after a reload. */
 export const AUTO_REJOIN_MAX_AGE_MS = 30 * 60 * 1000;
+/** How long after its end a session's report opens with its token (the hub's rule). */
+export const REPORT_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
 type KeyValue = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
@@ -72,12 +78,45 @@ export class ResumeStore {
       resumeToken: keepToken ? previous.resumeToken : null,
       participantId: keepToken ? previous.participantId : null,
       savedAtMs: this.now(),
+      reportToken: previous?.reportToken ?? null,
+      reportUntilMs: previous?.reportUntilMs ?? null,
     });
   }
 
   /** Remember the token of a `session_joined`. */
   saveJoined(choice: JoinChoice, resumeToken: string, participantId: string): void {
-    this.write({ choice, resumeToken, participantId, savedAtMs: this.now() });
+    const previous = this.load();
+    this.write({
+      choice,
+      resumeToken,
+      participantId,
+      savedAtMs: this.now(),
+      reportToken: previous?.reportToken ?? null,
+      reportUntilMs: previous?.reportUntilMs ?? null,
+    });
+  }
+
+  /** The session completed: its token rejoins nothing any more, but opens the participant's
+   *  report for a day, so it is kept for that (a reload of the page shows it again). Returns it. */
+  sessionCompleted(roomCode: string): string | null {
+    const record = this.load();
+    const token = this.tokenFor(roomCode);
+    if (record === null) return null;
+    this.write({
+      ...record,
+      resumeToken: null,
+      participantId: null,
+      reportToken: token ?? record.reportToken ?? null,
+      reportUntilMs: token !== null ? this.now() + REPORT_LIFETIME_MS : (record.reportUntilMs ?? null),
+    });
+    return token;
+  }
+
+  /** The token that opens the last completed session's report, while it still does. */
+  reportToken(): string | null {
+    const record = this.load();
+    if (record?.reportToken == null || record.reportUntilMs == null) return null;
+    return this.now() < record.reportUntilMs ? record.reportToken : null;
   }
 
   /** The session is over: the token is of no further use, the choices still are. */
