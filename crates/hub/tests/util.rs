@@ -236,8 +236,17 @@ impl WsClient {
         self.expect("session_joined").await
     }
 
+    /// Closes as a well-behaved client does: sends the close frame, then reads until the hub
+    /// answers it. Dropping a socket that still has unread frames (the hub's broadcasts) makes
+    /// the kernel reset the connection, and a reset throws away what the hub had received but
+    /// not yet read — a `leave_session` sent just before, which the hub then never sees and
+    /// takes the close for a dropped connection.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
     }
 }
 
