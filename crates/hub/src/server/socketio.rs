@@ -51,6 +51,7 @@ pub fn layer(state: AppState) -> SocketIoLayer {
         .ping_interval(Duration::from_secs(10))
         .ping_timeout(Duration::from_secs(10))
         .build_layer();
+    close_all_when_engine_stops(&state, io.clone());
     // Handlers do their work in the closure body, which socketioxide runs synchronously in the
     // order packets arrive; only the returned future is spawned. So a client's events reach the
     // engine in the order it sent them (`join_session` before `update_coherence`).
@@ -60,7 +61,6 @@ pub fn layer(state: AppState) -> SocketIoLayer {
     // events read on another thread before the handler has run, and socketioxide drops events
     // that find no handler. The middleware below runs before the connect packet goes out and
     // installs a `Gate` that holds such events until the connection is open in the engine.
-    close_all_when_engine_stops(&state, io.clone());
     let gate_state = state.clone();
     io.ns(
         "/",
