@@ -57,7 +57,11 @@ async fn cuts_at_random_points_leave_no_gaps_and_no_duplicates() {
             Ok(_) => {
                 // The data ran out before the cuts did: the hub records another session.
                 sessions += 1;
-                assert!(sessions <= 12, "the cuts never came");
+                assert!(
+                    sessions <= 12,
+                    "the cuts never came ({} of {CUTS}; seed {seed})",
+                    proxy.cuts_done()
+                );
                 record_session(
                     &hub,
                     &SessionPlan {
@@ -70,7 +74,10 @@ async fn cuts_at_random_points_leave_no_gaps_and_no_duplicates() {
             }
             Err(error) => {
                 failures += 1;
-                assert!(failures <= CUTS + 5, "too many failures, last: {error}");
+                assert!(
+                    failures <= CUTS + 5,
+                    "too many failures (seed {seed}), last: {error}"
+                );
                 watermarks_seen.push(
                     database
                         .count("SELECT coalesce(sum(watermark), 0)::int8 FROM hub_sync_state")

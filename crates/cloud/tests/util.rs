@@ -476,7 +476,10 @@ pub struct CuttingProxy {
 }
 
 impl CuttingProxy {
-    /// Cuts the first `cuts` connections after a random number of bytes below `max_bytes`.
+    /// Cuts `cuts` connections, each after a random number of bytes below `max_bytes`: every
+    /// connection gets a budget while cuts are left, and the first `cuts` to use theirs up are
+    /// cut. (A connection that ends within its budget, such as the last push of a sync with
+    /// little left to send, used to spend a cut without cutting, and then the cuts never came.)
     pub async fn start(upstream: (String, u16), cuts: usize, max_bytes: u64, seed: u64) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
         Self::with_faults(upstream, cuts, Fault::Cut, move || {
@@ -485,7 +488,7 @@ impl CuttingProxy {
         .await
     }
 
-    /// Stops answering on the first `stalls` connections once `after_bytes` have passed.
+    /// Stops answering on the first `stalls` connections that pass `after_bytes`.
     pub async fn stalling(upstream: (String, u16), stalls: usize, after_bytes: u64) -> Self {
         Self::with_faults(upstream, stalls, Fault::Stall, move || after_bytes).await
     }
@@ -500,17 +503,11 @@ impl CuttingProxy {
         let addr = listener.local_addr().expect("proxy address");
         let cuts_done = Arc::new(AtomicUsize::new(0));
         let stalled_at = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let planned = Arc::new(AtomicUsize::new(faults));
         let done = Arc::clone(&cuts_done);
         let stalls = Arc::clone(&stalled_at);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let fault_after = planned
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                        left.checked_sub(1)
-                    })
-                    .is_ok()
-                    .then(&mut budget);
+                let fault_after = (done.load(Ordering::SeqCst) < faults).then(&mut budget);
                 let upstream = upstream.clone();
                 let done = Arc::clone(&done);
                 let stalls = Arc::clone(&stalls);
@@ -518,10 +515,18 @@ impl CuttingProxy {
                     let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
                     };
-                    let Some(stalled) = relay(client, server, fault_after, fault).await else {
+                    // A fault is taken only when the connection reaches it, and only while
+                    // faults are left (connections may overlap).
+                    let claim = || {
+                        done.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |made| {
+                            (made < faults).then_some(made + 1)
+                        })
+                        .is_ok()
+                    };
+                    let Some(stalled) = relay(client, server, fault_after, fault, claim).await
+                    else {
                         return;
                     };
-                    done.fetch_add(1, Ordering::SeqCst);
                     if let Some(sockets) = stalled {
                         stalls
                             .lock()
@@ -565,8 +570,9 @@ type Sockets = (
 async fn relay(
     client: tokio::net::TcpStream,
     server: tokio::net::TcpStream,
-    fault_after: Option<u64>,
+    mut fault_after: Option<u64>,
     fault: Fault,
+    claim: impl Fn() -> bool,
 ) -> Option<Option<Sockets>> {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -587,9 +593,14 @@ async fn relay(
         if let Some(limit) = fault_after {
             let left = limit.saturating_sub(relayed);
             if (read as u64) >= left {
-                // Forward a prefix of this chunk, then break the connection mid-message.
-                forward = usize::try_from(left).unwrap_or(read);
-                struck = true;
+                if claim() {
+                    // Forward a prefix of this chunk, then break the connection mid-message.
+                    forward = usize::try_from(left).unwrap_or(read);
+                    struck = true;
+                } else {
+                    // Another connection took the last fault: this one runs undisturbed.
+                    fault_after = None;
+                }
             }
         }
         let written = if upward {
