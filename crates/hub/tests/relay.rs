@@ -5,36 +5,20 @@
 //! of every packet its straps sent.
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{INSIDE_PRIVATE_NETNS, http_json, repo_root, rerun_in_private_network_namespace};
+use crate::straps::{EmulatedBluez, wait_for_straps};
+use crate::util::{
+    HubProcess, INSIDE_PRIVATE_NETNS, Lines, collect_lines, rerun_in_private_network_namespace,
+    snapshot,
+};
 
 /// The relay's name in these tests.
 const RELAY: &str = "back-row";
-
-/// Lines a child writes to one pipe, collected on a thread.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn collect_lines(pipe: impl std::io::Read + Send + 'static) -> Lines {
-    let lines: Lines = Arc::default();
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            sink.lock().expect("lines lock").push(line);
-        }
-    });
-    lines
-}
-
-fn snapshot(lines: &Lines) -> Vec<String> {
-    lines.lock().expect("lines lock").clone()
-}
 
 fn run(program: &str, args: &[&str]) {
     let status = Command::new(program)
@@ -48,186 +32,29 @@ fn signal(pid: u32, name: &str) {
     run("kill", &[&format!("-{name}"), &pid.to_string()]);
 }
 
-/// The emulated BlueZ, with its log (the record of every packet sent).
-struct Bluez {
-    child: Child,
-    address: String,
-    log: Lines,
-}
-
-impl Bluez {
-    fn start(args: &[&str]) -> Bluez {
-        let mut child = Command::new(repo_root().join("tools/bluez-emulator/start"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tools/bluez-emulator/start runs (tools/bluez-emulator/install-deps)");
-        let log = collect_lines(child.stderr.take().expect("piped stderr"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the emulator prints its bus address");
-        let address = line
-            .trim()
-            .strip_prefix("DBUS_SYSTEM_BUS_ADDRESS=")
-            .unwrap_or_else(|| panic!("the emulator did not start: {line:?}"))
-            .to_owned();
-        Bluez {
-            child,
-            address,
-            log,
+/// `synchub serve` on data directory `dir` (listening on `bind`), reading Bluetooth through
+/// the emulated BlueZ on `bus` if there is one.
+fn start_hub(dir: tempfile::TempDir, bus: Option<&str>, bind: &str) -> HubProcess {
+    match bus {
+        Some(bus) => {
+            HubProcess::start_bound(dir, bind, &["--ble"], &[("DBUS_SYSTEM_BUS_ADDRESS", bus)])
         }
-    }
-
-    /// The emulator's own process (a child of `start`), to pause and resume its straps.
-    fn emulator_pid(&self) -> u32 {
-        self.find_emulator_pid().expect("the emulator's process")
-    }
-
-    fn find_emulator_pid(&self) -> Option<u32> {
-        let parent = self.child.id();
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .find(|pid| {
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                let ppid = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                    .and_then(|ppid| ppid.parse::<u32>().ok());
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                ppid == Some(parent)
-                    && String::from_utf8_lossy(&cmdline).contains("bluez_emulator.py")
-            })
+        None => HubProcess::start_bound(dir, bind, &[], &[]),
     }
 }
 
-impl Drop for Bluez {
-    fn drop(&mut self) {
-        // A paused emulator could not stop when `start` asks it to.
-        if let Some(pid) = self.find_emulator_pid() {
-            let _ = Command::new("kill")
-                .args(["-CONT", &pid.to_string()])
-                .status();
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+fn database(hub: &HubProcess) -> PathBuf {
+    hub.data_dir().join("synchub.sqlite3")
 }
 
-/// `synchub serve --ble` listening on every address of the test's namespace.
-struct Hub {
-    child: Child,
-    port: u16,
-    token: String,
-    dir: PathBuf,
-    log: Lines,
-}
-
-impl Hub {
-    /// A hub on data directory `dir`, reading Bluetooth on `bus` if there is one.
-    fn start(dir: &Path, bus: Option<&str>, bind: &str) -> Hub {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_synchub"));
-        command
-            .args([
-                "serve",
-                "--bind",
-                bind,
-                "--port",
-                "0",
-                "--no-mdns",
-                "--no-room-code",
-                "--schedule",
-                "manual",
-            ])
-            .arg("--data-dir")
-            .arg(dir)
-            .env_remove("SYNCHUB_CONFIG");
-        if let Some(bus) = bus {
-            command.arg("--ble").env("DBUS_SYSTEM_BUS_ADDRESS", bus);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("synchub serve starts");
-        let log = collect_lines(child.stderr.take().expect("piped stderr"));
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut ready = String::new();
-        stdout.read_line(&mut ready).expect("a ready line");
-        let port = ready
-            .trim()
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {ready:?}"));
-        let _ = collect_lines(stdout);
-        let token = std::fs::read_to_string(dir.join("admin_token"))
-            .expect("the admin token")
-            .trim()
-            .to_owned();
-        Hub {
-            child,
-            port,
-            token,
-            dir: dir.to_path_buf(),
-            log,
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        http_json(self.port, method, path, &self.token, body)
-    }
-
-    fn log(&self) -> String {
-        snapshot(&self.log).join("\n")
-    }
-
-    fn database(&self) -> PathBuf {
-        self.dir.join("synchub.sqlite3")
-    }
-
-    /// Polls `GET /api/straps` until `done` holds.
-    fn wait_for_straps(
-        &self,
-        limit: Duration,
-        what: &str,
-        done: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (status, body) = self.call("GET", "/api/straps", None);
-            assert_eq!(status, 200, "{body}");
-            let straps = body["straps"].as_array().cloned().unwrap_or_default();
-            if done(&straps) {
-                return straps;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not seen within {limit:?}: {body}\nhub log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    fn relay_info(&self) -> Value {
-        let (status, body) = self.call("GET", "/api/relays", None);
-        assert_eq!(status, 200, "{body}");
-        body["relays"]
-            .as_array()
-            .and_then(|relays| relays.iter().find(|relay| relay["name"] == RELAY).cloned())
-            .unwrap_or(Value::Null)
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The relay as the hub's `GET /api/relays` lists it (null when it is not listed).
+fn relay_info(hub: &HubProcess) -> Value {
+    let (status, body) = hub.call("GET", "/api/relays", None);
+    assert_eq!(status, 200, "{body}");
+    body["relays"]
+        .as_array()
+        .and_then(|relays| relays.iter().find(|relay| relay["name"] == RELAY).cloned())
+        .unwrap_or(Value::Null)
 }
 
 /// Where the relay runs: in its own network namespace behind a veth pair, or on loopback.
@@ -491,7 +318,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         rerun_in_private_network_namespace(EXACTLY_ONCE, "ip link set lo up");
         return;
     }
-    let hub_bluez = Bluez::start(&[
+    let hub_bluez = EmulatedBluez::start(&[
         "--adapters",
         "2",
         "--links-per-adapter",
@@ -499,7 +326,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         "--straps",
         "12",
     ]);
-    let relay_bluez = Bluez::start(&[
+    let relay_bluez = EmulatedBluez::start(&[
         "--adapters",
         "3",
         "--links-per-adapter",
@@ -507,8 +334,11 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         "--straps",
         "18",
     ]);
-    let hub_dir = tempfile::tempdir().expect("the hub's data directory");
-    let hub = Hub::start(hub_dir.path(), Some(&hub_bluez.address), "0.0.0.0");
+    let hub = start_hub(
+        tempfile::tempdir().expect("the hub's data directory"),
+        Some(&hub_bluez.address),
+        "0.0.0.0",
+    );
     let (status, created) = hub.call("POST", "/api/relays", Some(&json!({"name": RELAY})));
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().expect("a token").to_owned();
@@ -531,9 +361,12 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     // All 30 straps connected: 12 through the hub's 2 adapters, 18 through the relay's 3.
     let connected = |strap: &Value| strap["state"] == "connected";
     eprintln!("relay welcomed; waiting for 30 connected straps");
-    let straps = hub.wait_for_straps(Duration::from_secs(90), "30 connected straps", |straps| {
-        straps.len() == 30 && straps.iter().all(connected)
-    });
+    let straps = wait_for_straps(
+        &hub,
+        Duration::from_secs(90),
+        "30 connected straps",
+        |straps| straps.len() == 30 && straps.iter().all(connected),
+    );
     let via_relay: Vec<&Value> = straps
         .iter()
         .filter(|strap| strap["via"] == RELAY)
@@ -567,7 +400,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     }
 
     // All 30 scored.
-    let database = hub.database();
+    let database = database(&hub);
     let deadline = Instant::now() + Duration::from_secs(120);
     while scored_participants(&database) < 30 {
         assert!(
@@ -585,7 +418,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     run("ip", &["link", "set", HUB_SIDE, "down"]);
     let cut_at = Instant::now();
     std::thread::sleep(cut);
-    let queued = hub.relay_info();
+    let queued = relay_info(&hub);
     eprintln!(
         "the relay's link was down {:?}; its last report: {queued}",
         cut_at.elapsed()
@@ -615,7 +448,8 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
         relay_dir.path(),
     );
     relay.wait_connected(1, Duration::from_secs(60));
-    hub.wait_for_straps(
+    wait_for_straps(
+        &hub,
         Duration::from_secs(60),
         "the relay's straps connected again",
         |straps| {
@@ -633,7 +467,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     std::thread::sleep(Duration::from_secs(2));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let info = hub.relay_info();
+        let info = relay_info(&hub);
         if info["connected"] == true && info["queue"]["batches"] == 0 {
             break;
         }
@@ -646,7 +480,7 @@ fn relay_straps_are_scored_and_stored_exactly_once_through_a_cut_and_a_kill() {
     }
     // Its report is every 2 s; one more so the one read above is not older than the last ack.
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(hub.relay_info()["queue"]["batches"], 0);
+    assert_eq!(relay_info(&hub)["queue"]["batches"], 0);
 
     let (delivered, to_nobody) =
         delivered_packets(&snapshot(&relay_bluez.log), &[(resumed_at, left_at)]);
@@ -731,9 +565,8 @@ async fn relay_hello(port: u16, token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_relay_with_a_wrong_token_is_refused_and_counted_like_a_wrong_room_code() {
-    let bluez = Bluez::start(&["--straps", "1"]);
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path(), None, "127.0.0.1");
+    let bluez = EmulatedBluez::start(&["--straps", "1"]);
+    let hub = start_hub(tempfile::tempdir().unwrap(), None, "127.0.0.1");
     let (status, created) = hub.call("POST", "/api/relays", Some(&json!({"name": RELAY})));
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().unwrap().to_owned();
@@ -770,7 +603,7 @@ async fn a_relay_with_a_wrong_token_is_refused_and_counted_like_a_wrong_room_cod
         "{}",
         wrong.output()
     );
-    assert_eq!(hub.relay_info()["connected"], false);
+    assert_eq!(relay_info(&hub)["connected"], false);
 
     // The relay's own wrong token counted as 1 of the address's 10 wrong codes; 9 more are
     // refused as wrong, then the address is blocked like a room-code guesser.
@@ -783,20 +616,20 @@ async fn a_relay_with_a_wrong_token_is_refused_and_counted_like_a_wrong_room_cod
     assert_eq!(blocked["data"]["code"], "rate_limited", "{blocked}");
 
     // A token that survives a restart of the hub: the file holds only its hash.
-    let relays_file = std::fs::read_to_string(hub.dir.join("relays.json")).unwrap();
+    let relays_file = std::fs::read_to_string(hub.data_dir().join("relays.json")).unwrap();
     assert!(relays_file.contains(RELAY) && !relays_file.contains(&token));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_relay_token_works_after_a_hub_restart_until_it_is_revoked() {
-    let bluez = Bluez::start(&["--straps", "2"]);
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path(), None, "127.0.0.1");
+    let bluez = EmulatedBluez::start(&["--straps", "2"]);
+    let mut hub = start_hub(tempfile::tempdir().unwrap(), None, "127.0.0.1");
     let (_, created) = hub.call("POST", "/api/relays", Some(&json!({"name": RELAY})));
     let token = created["token"].as_str().unwrap().to_owned();
     // The hub restarts on its data directory; it reads no Bluetooth of its own.
+    let hub_dir = hub.take_dir();
     drop(hub);
-    let hub = Hub::start(hub_dir.path(), None, "127.0.0.1");
+    let hub = start_hub(hub_dir, None, "127.0.0.1");
 
     let relay_dir = tempfile::tempdir().unwrap();
     let mut relay = Relay::start(
@@ -808,13 +641,16 @@ async fn a_relay_token_works_after_a_hub_restart_until_it_is_revoked() {
     );
     relay.wait_connected(1, Duration::from_secs(30));
     // Its straps are listed via the relay although this hub reads no Bluetooth itself.
-    let straps = hub.wait_for_straps(Duration::from_secs(30), "the relay's 2 straps", |straps| {
-        straps.iter().filter(|strap| strap["via"] == RELAY).count() == 2
-    });
+    let straps = wait_for_straps(
+        &hub,
+        Duration::from_secs(30),
+        "the relay's 2 straps",
+        |straps| straps.iter().filter(|strap| strap["via"] == RELAY).count() == 2,
+    );
     assert_eq!(straps.len(), 2);
     let (_, list) = hub.call("GET", "/api/straps", None);
     assert_eq!(list["available"], true, "{list}");
-    let info = hub.relay_info();
+    let info = relay_info(&hub);
     assert_eq!(info["connected"], true, "{info}");
 
     // Revoked: the relay is dropped, and refused when it comes back, so it stops.

@@ -8,12 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{HubProcess, StoppedHub, WsClient, count_rows, now_ms, repo_root};
+use crate::util::{
+    HubProcess, Lines, StoppedHub, WsClient, collect_lines, count_rows, now_ms, repo_root,
+};
 
 /// The emulated BlueZ with its private bus; stopped (with its bus) when dropped.
 pub struct EmulatedBluez {
     child: Child,
     pub address: String,
+    /// The emulator's log: among others, its record of every packet its straps sent.
+    pub log: Lines,
 }
 
 impl EmulatedBluez {
@@ -22,7 +26,7 @@ impl EmulatedBluez {
         let mut child = Command::new(&script)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(
@@ -30,6 +34,7 @@ impl EmulatedBluez {
                     script.display()
                 )
             });
+        let log = collect_lines(child.stderr.take().expect("piped stderr"));
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
             .read_line(&mut line)
@@ -41,7 +46,33 @@ impl EmulatedBluez {
                 panic!("the emulator did not start (printed {line:?}); run tools/bluez-emulator/install-deps")
             })
             .to_owned();
-        EmulatedBluez { child, address }
+        EmulatedBluez {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// The emulator's own process (a child of `start`), to pause and resume its straps.
+    pub fn emulator_pid(&self) -> u32 {
+        self.find_emulator_pid().expect("the emulator's process")
+    }
+
+    fn find_emulator_pid(&self) -> Option<u32> {
+        let parent = self.child.id();
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|ppid| ppid.parse::<u32>().ok());
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                ppid == Some(parent)
+                    && String::from_utf8_lossy(&cmdline).contains("bluez_emulator.py")
+            })
     }
 
     /// Unplugs an adapter (`hci1`) while the emulator runs: its straps disconnect, then its
@@ -78,6 +109,12 @@ impl EmulatedBluez {
 
 impl Drop for EmulatedBluez {
     fn drop(&mut self) {
+        // A paused emulator could not stop when `start` asks it to.
+        if let Some(pid) = self.find_emulator_pid() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

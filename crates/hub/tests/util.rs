@@ -319,6 +319,28 @@ pub fn http_text(
     (status, content.to_owned())
 }
 
+/// Lines a child wrote to one pipe so far, collected on a thread ([`collect_lines`]).
+pub type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Collects what a child writes to one of its pipes line by line, on a thread, for tests that
+/// look at where in the output something appeared.
+pub fn collect_lines(pipe: impl std::io::Read + Send + 'static) -> Lines {
+    use std::io::BufRead as _;
+    let lines: Lines = std::sync::Arc::default();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().expect("lines lock").push(line);
+        }
+    });
+    lines
+}
+
+/// The lines collected so far.
+pub fn snapshot(lines: &Lines) -> Vec<String> {
+    lines.lock().expect("lines lock").clone()
+}
+
 /// Collects what a child writes to one of its pipes, on a thread, so the pipe never fills.
 fn collect(
     pipe: impl std::io::Read + Send + 'static,
