@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use synchub::engine_task::AdminCommand;
 
 use crate::util::{TestHub, WsClient, http_json};
 
@@ -103,23 +102,7 @@ async fn each_token_opens_its_own_curve_after_the_session_and_only_its_own() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let session = hub
-        .hub
-        .state
-        .engine
-        .view
-        .borrow()
-        .session
-        .as_ref()
-        .expect("a running session")
-        .session_id;
-    hub.hub
-        .state
-        .engine
-        .admin(|reply| AdminCommand::End(session, reply))
-        .await
-        .expect("the engine answers")
-        .expect("the session ends");
+    let session = hub.end_session().await;
 
     for (index, participant) in with_data.iter().enumerate() {
         let (status, report) = get_report(port, Some(participant.token.clone())).await;

@@ -180,6 +180,22 @@ impl Relay {
         }
     }
 
+    /// Waits for the relay to exit by itself; fails the test, naming `what`, after `limit`.
+    fn wait_exit(&mut self, limit: Duration, what: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("the relay's status") {
+                return exit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} kept running:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn kill(mut self) {
         signal(self.child.id(), "KILL");
         let _ = self.child.wait();
@@ -584,18 +600,7 @@ async fn a_relay_with_a_wrong_token_is_refused_and_counted_like_a_wrong_room_cod
         &bluez.address,
         relay_dir.path(),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = wrong.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a relay with a wrong token kept running:\n{}",
-            wrong.output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let exit = wrong.wait_exit(Duration::from_secs(30), "a relay with a wrong token");
     std::thread::sleep(Duration::from_millis(200));
     assert!(!exit.success());
     assert!(
@@ -658,18 +663,7 @@ async fn a_relay_token_works_after_a_hub_restart_until_it_is_revoked() {
     assert_eq!(status, 204);
     let (_, list) = hub.call("GET", "/api/relays", None);
     assert_eq!(list["relays"], json!([]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let exit = loop {
-        if let Some(exit) = relay.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a revoked relay kept running:\n{}",
-            relay.output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let exit = relay.wait_exit(Duration::from_secs(60), "a revoked relay");
     assert!(!exit.success());
     std::thread::sleep(Duration::from_millis(200));
     assert!(

@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use synchub::engine_task::AdminCommand;
 use synchub_sim::crowd::{Crowd, CrowdConfig, ProfileMix};
 use synchub_sim::rr::Profile;
 use tower::ServiceExt as _;
@@ -71,23 +70,7 @@ async fn an_ended_session(hub: &TestHub) -> String {
         )
         .await;
     assert_eq!(phone.expect("rr_ack").await["seq"], 1);
-    let session = hub
-        .hub
-        .state
-        .engine
-        .view
-        .borrow()
-        .session
-        .as_ref()
-        .expect("a running session")
-        .session_id;
-    hub.hub
-        .state
-        .engine
-        .admin(|reply| AdminCommand::End(session, reply))
-        .await
-        .expect("the engine answers")
-        .expect("the session ends");
+    let session = hub.end_session().await;
     phone.close().await;
     session.to_string()
 }

@@ -106,6 +106,28 @@ impl TestHub {
     pub fn ws_url(&self, query: &str) -> String {
         format!("ws://127.0.0.1:{}/ws{query}", self.port())
     }
+
+    /// Ends the running session as the facilitator does, and returns its id.
+    pub async fn end_session(&self) -> synchub_session::SessionId {
+        let session = self
+            .hub
+            .state
+            .engine
+            .view
+            .borrow()
+            .session
+            .as_ref()
+            .expect("a running session")
+            .session_id;
+        self.hub
+            .state
+            .engine
+            .admin(|reply| AdminCommand::End(session, reply))
+            .await
+            .expect("the engine answers")
+            .expect("the session ends");
+        session
+    }
 }
 
 type WsStream =
